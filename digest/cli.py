@@ -1,0 +1,306 @@
+"""Thin command line: parse, call the library, turn errors into one line on stderr and an exit status."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+import webbrowser
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import periods, pipeline
+from .config import Config, config_dir, load_config, outbox_dir, smtp_settings
+from .errors import ConfigError, DigestError, ExitStatus
+from .mailer import Mailer, OutboxMailer, SmtpMailer
+from .models import IngestReport
+from .periods import PERIODS, Period
+from .render import Templates
+from .store import Store, default_url
+
+log = logging.getLogger("digest")
+
+
+@dataclasses.dataclass
+class Context:
+    config_dir: Path
+    db: str | None
+    traceback: bool
+
+    def config(self) -> Config:
+        return load_config(self.config_dir)
+
+    def store(self) -> Store:
+        return Store.open(self.db or os.environ.get("DIGEST_DB") or default_url(self.config_dir))
+
+    def templates(self) -> Templates:
+        user = self.config_dir / "templates"
+        return Templates(user if user.is_dir() else None)
+
+    def mailer(self) -> Mailer:
+        settings = smtp_settings(os.environ)
+        if settings is None:
+            return OutboxMailer(outbox_dir(self.config_dir, os.environ))
+        return SmtpMailer(settings)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+period_arg = click.argument("period", type=click.Choice(PERIODS))
+date_opt = click.option("--date", "date_", metavar="D",
+                        help="Report as of this date (YYYY-MM-DD or ISO datetime) instead of now.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_", metavar="DIR", help="Folder of sources.yaml and recipients.yaml "
+              "[env DIGEST_CONFIG; default: current folder].")
+@click.option("--db", metavar="URL", help="SQLAlchemy URL of the store [env DIGEST_DB; default: "
+              "digest.sqlite3 beside the configuration].")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--traceback", is_flag=True, hidden=True, help="Show tracebacks (for bug reports).")
+@click.version_option(package_name="customer-voice-digest")
+@click.pass_context
+def cli(ctx: click.Context, config_: str | None, db: str | None, verbose: int, quiet: bool, traceback: bool) -> None:
+    """Customer Voice Digest: what customers say, everywhere, in the executive's inbox."""
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = Context(config_dir(config_), db, traceback)
+
+
+def _now(date_: str | None, config: Config) -> datetime:
+    if not date_:
+        return datetime.now(timezone.utc)
+    try:
+        return periods.parse_date(date_, config.tz)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--date") from None
+
+
+@cli.command()
+@pass_ctx
+def check(c: Context) -> None:
+    """Validate sources.yaml and recipients.yaml (and SMTP settings); list every problem."""
+    config = c.config()
+    settings = smtp_settings(os.environ)
+    srcs = config.sources.sources
+    disabled = sum(1 for s in srcs if not s.enabled)
+    n = len(config.recipients.recipients)
+    delivery = (f"SMTP {settings.host}:{settings.port}" if settings
+                else f"outbox {outbox_dir(config.directory, os.environ)}")
+    click.echo(f"{config.directory}: configuration is valid: {len(srcs)} sources ({disabled} disabled), "
+               f"{n} recipient{'s' if n != 1 else ''}, {len(config.sources.topics)} topics; delivery: {delivery}")
+
+
+def _report_ingest(report: IngestReport) -> ExitStatus:
+    for r in report.results:
+        detail = r.error if r.status == "error" else f"{r.items_seen} items"
+        click.echo(f"  {r.name} [{r.channel}]: {r.status.replace('_', ' ')} · {detail}")
+    click.echo(report.summary_line())
+    if report.results and len(report.failed) == len(report.results):
+        return ExitStatus.FAILURE
+    return ExitStatus.PARTIAL if report.failed else ExitStatus.OK
+
+
+@cli.command()
+@click.option("--source", metavar="NAME", help="Only this source (even if disabled).")
+@pass_ctx
+def ingest(c: Context, source: str | None) -> None:
+    """Fetch every source once and store new mentions; exit 3 if some sources failed."""
+    config = c.config()
+    store = c.store()
+    try:
+        report = pipeline.ingest(config, store, now=datetime.now(timezone.utc), only=source)
+    finally:
+        store.close()
+    sys.exit(_report_ingest(report))
+
+
+def _report_deliveries(deliveries: Sequence[pipeline.Delivery], mailer: Mailer) -> ExitStatus:
+    for d in deliveries:
+        extra = f": {d.detail}" if d.detail else ""
+        click.echo(f"  {d.period} {d.window.label_short} → {d.recipient}: {d.status}{extra}")
+    sent = sum(1 for d in deliveries if d.status == "sent")
+    failed = sum(1 for d in deliveries if d.status == "failed")
+    skipped = sum(1 for d in deliveries if d.status == "skipped")
+    click.echo(f"{sent} digest{'s' if sent != 1 else ''} sent, {skipped} already sent, {failed} failed"
+               f" · {mailer.describe()}")
+    return ExitStatus.FAILURE if failed else ExitStatus.OK
+
+
+@cli.command()
+@period_arg
+@date_opt
+@click.option("--to", metavar="EMAIL", help="Only this recipient (one from recipients.yaml, or any address).")
+@click.option("--dry-run", is_flag=True, help="Render and list, send nothing, record nothing.")
+@click.option("--resend", is_flag=True, help="Send even if this digest was already sent.")
+@pass_ctx
+def send(c: Context, period: Period, date_: str | None, to: str | None, dry_run: bool, resend: bool) -> None:
+    """Send the digest of the last complete PERIOD to every recipient who takes it."""
+    config = c.config()
+    if to:
+        to = _address(to, "--to")
+    at = _now(date_, config)
+    store, mailer = c.store(), c.mailer()
+    try:
+        deliveries = pipeline.send_period(config, store, mailer, period, at=at, templates=c.templates(), to=to,
+                                          resend=resend, dry_run=dry_run)
+    finally:
+        store.close()
+    if not deliveries:
+        click.echo(f"nobody takes the {period} digest (recipients.yaml: digests)")
+    sys.exit(_report_deliveries(deliveries, mailer))
+
+
+def _address(value: str, option: str) -> str:
+    from .config import check_address
+    try:
+        return check_address(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+@cli.command()
+@period_arg
+@date_opt
+@click.option("--recipient", metavar="EMAIL", help="As this recipient gets it (their channel filter).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write the HTML here (.txt: the plain-text part; .eml: the whole message).")
+@click.option("--open", "open_", is_flag=True, help="Open the HTML in a browser.")
+@pass_ctx
+def preview(c: Context, period: Period, date_: str | None, recipient: str | None, out: str | None,
+            open_: bool) -> None:
+    """Render the digest of the last complete PERIOD without sending or recording anything."""
+    config = c.config()
+    at = _now(date_, config)
+    r = (config.find_recipient(_address(recipient, "--recipient")) or pipeline.adhoc_recipient(recipient)) \
+        if recipient else pipeline.adhoc_recipient("preview@example.com")
+    window = periods.last_complete(period, at, config.recipient_tz(r) if recipient else config.tz)
+    store = c.store()
+    try:
+        rendered = pipeline.build_digest(config, store, r, window, now=datetime.now(timezone.utc),
+                                         templates=c.templates())
+    finally:
+        store.close()
+    if out is None and open_:
+        out = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"digest-{window.key.replace(':', '-')}.html")
+    if out is None:
+        click.echo(rendered.html)
+        return
+    path = Path(out)
+    if path.suffix == ".txt":
+        path.write_text(rendered.text, encoding="utf-8")
+    elif path.suffix == ".eml":
+        from .mailer import build_message
+        msg = build_message(rendered, sender=config.recipients.sender, to_name=r.name, to_addr=r.email,
+                            now=datetime.now(timezone.utc), list_id=f"{config.sources.brand.name} {period} digest")
+        path.write_bytes(msg.as_bytes())
+    else:
+        path.write_text(rendered.html, encoding="utf-8")
+    click.echo(f"{rendered.subject}\n→ {path}")
+    if open_:
+        webbrowser.open(path.resolve().as_uri())
+
+
+@cli.command()
+@click.argument("period", type=click.Choice(PERIODS), required=False)
+@pass_ctx
+def run(c: Context, period: Period | None) -> None:
+    """Ingest, then send every digest that is due and not yet sent (what cron calls)."""
+    config = c.config()
+    store, mailer = c.store(), c.mailer()
+    now = datetime.now(timezone.utc)
+    try:
+        report = pipeline.ingest(config, store, now=now)
+        ingest_status = _report_ingest(report)
+        deliveries = pipeline.send_due(config, store, mailer, now=now, templates=c.templates(), period=period)
+    finally:
+        store.close()
+    send_status = _report_deliveries(deliveries, mailer)
+    if ExitStatus.FAILURE in (ingest_status, send_status):
+        sys.exit(ExitStatus.FAILURE)
+    sys.exit(ingest_status)
+
+
+@cli.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"), required=False)
+@pass_ctx
+def classify(c: Context, file: Any) -> None:
+    """Score texts (one per line, FILE or stdin) as the pipeline would; print one JSON object a line."""
+    topics: dict[str, list[str]] = {}
+    praise: dict[str, list[str]] = {}
+    try:
+        config = c.config()
+        topics, praise = config.sources.topics, config.sources.praise_topics
+    except ConfigError as exc:
+        if (c.config_dir / "sources.yaml").exists():
+            raise
+        log.info("no configuration (%s): classifying without topics", exc.problems[0])
+    from .classify import Classifier
+    classifier = Classifier(topics, praise)
+    stream = file or sys.stdin
+    for line in stream:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        result = classifier.classify(text).as_dict()
+        click.echo(json.dumps({"text": text, **result}, ensure_ascii=False))
+
+
+@cli.command()
+@click.option("--days", default=120, show_default=True, help="How many days of sample mentions.")
+@pass_ctx
+def sample(c: Context, days: int) -> None:
+    """Write the offline sample feeds and call-center exports that the shipped sources.yaml reads."""
+    from .sample import write_sample
+    paths = write_sample(c.config_dir, datetime.now(timezone.utc), days=days)
+    click.echo(f"wrote {len(paths)} sample files under {c.config_dir / 'examples' / 'generated'}")
+
+
+@cli.command()
+@pass_ctx
+def serve(c: Context) -> None:
+    """Run the scheduler: ingest every N minutes, digests at each recipient's local send time."""
+    from .schedule import serve as run_scheduler
+    config = c.config()
+    store = c.store()
+    try:
+        run_scheduler(config, store, c.mailer(), templates=c.templates())
+    finally:
+        store.close()
+
+
+def _fail(lines: Sequence[str], status: int) -> NoReturn:
+    for line in lines:
+        click.echo(f"digest: {line}" if not line.startswith(("sources.yaml", "recipients.yaml")) else line,
+                   err=True)
+    sys.exit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `digest` console script; the one place errors become messages."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="digest", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail(["interrupted"], 130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitStatus.USAGE)
+    except ConfigError as exc:
+        _fail(exc.problems, ExitStatus.USAGE)
+    except DigestError as exc:
+        if "--traceback" in sys.argv:
+            raise
+        _fail([str(exc)], exc.exit_status)
+    except KeyboardInterrupt:
+        _fail(["interrupted"], 130)
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

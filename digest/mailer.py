@@ -1,0 +1,189 @@
+"""Build MIME messages and deliver them: SMTP (from DIGEST_SMTP_*) or an outbox folder of .eml files."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import smtplib
+import socket
+import ssl
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid
+from pathlib import Path
+from typing import Protocol
+
+from .config import SmtpSettings
+from .errors import DeliveryError
+from .models import RenderedDigest
+
+log = logging.getLogger(__name__)
+
+
+def _clean_header(value: str) -> str:
+    """One line: CR, LF and other controls in a header value would inject headers."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+
+
+def parse_sender(sender: str) -> Address:
+    """`Name <addr>` (validated by config) as an email Address."""
+    [(name, addr)] = getaddresses([_clean_header(sender)])
+    user, _, domain = addr.partition("@")
+    return Address(display_name=_clean_header(name), username=user, domain=domain)
+
+
+def build_message(digest: RenderedDigest, *, sender: str, to_name: str, to_addr: str, now: datetime,
+                  list_id: str, kind: str = "digest") -> EmailMessage:
+    """A multipart/alternative message (text, then HTML with inline images) with report headers."""
+    msg = EmailMessage()
+    frm = parse_sender(sender)
+    user, _, domain = to_addr.partition("@")
+    msg["From"] = frm
+    msg["To"] = Address(display_name=_clean_header(to_name), username=user, domain=domain)
+    msg["Subject"] = _clean_header(digest.subject)[:200]
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(idstring=kind, domain=frm.domain or "localhost")
+    # an automated report: no out-of-office replies back to us (RFC 3834), sortable by list
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["List-Id"] = f"{_clean_header(list_id)} <{kind}.{frm.domain or 'localhost'}>"
+    msg.set_content(digest.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(digest.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if digest.attachments:
+        html_part = msg.get_payload()[1]  # type: ignore[index]
+        for cid, mime, data in digest.attachments:
+            maintype, _, subtype = mime.partition("/")
+            html_part.add_related(data, maintype=maintype, subtype=subtype, cid=f"<{cid}>",
+                                  disposition="inline")
+    return msg
+
+
+class Mailer(Protocol):
+    """Delivers messages; `session()` keeps one connection for a batch."""
+
+    def describe(self) -> str: ...
+
+    def session(self) -> contextlib.AbstractContextManager[MailSession]: ...
+
+
+class MailSession(Protocol):
+    def send(self, msg: EmailMessage) -> None: ...
+
+
+class OutboxMailer:
+    """The embedded default: each message as a standards-conformant .eml file in a folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.written: list[Path] = []
+
+    def describe(self) -> str:
+        return f"outbox {self.directory}"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[OutboxMailer]:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DeliveryError(f"cannot create the outbox {self.directory}: {exc.strerror or exc}") from None
+        yield self
+
+    def send(self, msg: EmailMessage) -> None:
+        to = str(msg["To"].addresses[0].addr_spec) if msg["To"] else "unknown"
+        stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M%S")
+        slug = re.sub(r"[^A-Za-z0-9@._-]+", "_", to)[:80]
+        mid = re.sub(r"[^A-Za-z0-9]+", "", str(msg["Message-ID"]))[-12:]
+        path = self.directory / f"{stamp}-{slug}-{mid}.eml"
+        data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        try:
+            # write then rename: a crash never leaves half a message for a mail importer to pick up
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(tmp)
+            raise DeliveryError(f"cannot write {path}: {exc.strerror or exc}") from None
+        self.written.append(path)
+
+
+class SmtpMailer:
+    """SMTP with STARTTLS (default), implicit TLS or none (loopback only), optional authentication."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    def describe(self) -> str:
+        s = self.settings
+        return f"SMTP {s.host}:{s.port} ({s.tls})"
+
+    def _context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context()
+        if not self.settings.verify:  # explicitly asked for with DIGEST_SMTP_VERIFY=0
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[_SmtpSession]:
+        s = self.settings
+        try:
+            if s.tls == "ssl":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
+            else:
+                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                if s.tls == "starttls":
+                    client.starttls(context=self._context())
+            if s.user:
+                client.login(s.user, s.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"SMTP {s.host}:{s.port}: authentication failed for user {s.user!r} "
+                                f"({exc.smtp_code})") from None
+        except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            raise DeliveryError(f"SMTP {s.host}:{s.port}: {_smtp_reason(exc)}") from None
+        try:
+            yield _SmtpSession(client, self.describe())
+        finally:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                client.quit()
+
+
+class _SmtpSession:
+    def __init__(self, client: smtplib.SMTP, where: str) -> None:
+        self.client = client
+        self.where = where
+
+    def send(self, msg: EmailMessage) -> None:
+        try:
+            refused = self.client.send_message(msg)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"{self.where}: {_smtp_reason(exc)}") from None
+        if refused:
+            raise DeliveryError(f"{self.where}: refused {', '.join(sorted(refused))}")
+
+
+def _smtp_reason(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"{exc.smtp_code} {' '.join(text.split())}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "recipients refused: " + ", ".join(sorted(exc.recipients))
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "server disconnected"
+    return str(exc) or type(exc).__name__
+
+
+def recipients_of(msg: EmailMessage) -> Sequence[str]:
+    return [a.addr_spec for a in msg["To"].addresses]

@@ -1,0 +1,108 @@
+"""Plain data passed between the stages: gather -> store -> analyze -> render -> send."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Literal
+
+Sentiment = Literal["negative", "neutral", "positive"]
+SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class Mention:
+    """One thing a customer said, as gathered from a source (text is plain, already de-HTMLed)."""
+
+    source: str
+    channel: str
+    external_id: str
+    url: str | None
+    title: str
+    text: str
+    author: str
+    published: datetime  # aware, UTC
+    influence: float = 0.0  # reach where the source tells it (followers, score, views); else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Classification:
+    """What the pipeline decides about one text."""
+
+    sentiment: Sentiment
+    polarity: float  # TextBlob polarity, -1..1
+    complaint: bool
+    topics: tuple[str, ...]
+    score: float = 0.0  # signed confidence, negative = negative sentiment
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON object `digest classify` prints."""
+        return {
+            "sentiment": self.sentiment,
+            "polarity": round(self.polarity, 4),
+            "complaint": self.complaint,
+            "topics": list(self.topics),
+            "score": round(self.score, 4),
+        }
+
+
+SourceStatus = Literal["ok", "not_modified", "error"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceResult:
+    """The outcome of fetching one source once."""
+
+    name: str
+    channel: str
+    status: SourceStatus
+    mentions: tuple[Mention, ...] = ()
+    error: str | None = None
+    items_seen: int = 0  # entries in the feed/export before brand filtering
+    state: dict[str, str] = dataclasses.field(default_factory=dict)  # ETag, Last-Modified, files seen
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceHealth:
+    """What the store knows about a source across runs (shown in the digest's data-health section)."""
+
+    name: str
+    channel: str
+    last_attempt: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    last_items: int
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestReport:
+    """The outcome of one ingest over every source."""
+
+    results: tuple[SourceResult, ...]
+    new_mentions: int
+
+    @property
+    def failed(self) -> tuple[SourceResult, ...]:
+        return tuple(r for r in self.results if r.status == "error")
+
+    def summary_line(self) -> str:
+        """One line: `3 sources: 2 ok, 1 not modified, 0 failed · 12 new mentions`."""
+        ok = sum(1 for r in self.results if r.status == "ok")
+        nm = sum(1 for r in self.results if r.status == "not_modified")
+        n = len(self.results)
+        return (
+            f"{n} source{'s' if n != 1 else ''}: {ok} ok, {nm} not modified, {len(self.failed)} failed"
+            f" · {self.new_mentions} new mention{'s' if self.new_mentions != 1 else ''}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderedDigest:
+    """A digest ready to be put in a message."""
+
+    subject: str
+    html: str
+    text: str
+    preheader: str = ""
+    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (content-id, mime type, data) inline images

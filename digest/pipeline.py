@@ -1,0 +1,237 @@
+"""The one place that wires gather -> store -> analyze -> render -> send; cron, the CLI and the scheduler call it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import requests
+
+from . import periods
+from .analyze import summarize
+from .classify import Classifier
+from .config import Config, Recipient
+from .errors import DeliveryError, DigestError
+from .mailer import Mailer, build_message
+from .models import IngestReport, RenderedDigest, SourceResult
+from .periods import Period, Window
+from .render import Templates, render_digest
+from .sources import FetchContext, fetch_source
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+INSTALLED_AT = "installed_at"
+# How many missed windows of one period a recipient is sent after downtime (the newest ones).
+MAX_CATCH_UP = 3
+USER_AGENT = "CustomerVoiceDigest/0.1 (+https://github.com/customer-voice-digest)"
+
+
+def make_classifier(config: Config) -> Classifier:
+    return Classifier(config.sources.topics, config.sources.praise_topics)
+
+
+def _http_session() -> requests.Session:
+    s = requests.Session()
+    s.headers["User-Agent"] = USER_AGENT
+    return s
+
+
+def ingest(config: Config, store: Store, *, now: datetime, only: str | None = None,
+           classifier: Classifier | None = None, lock_wait: float = 600.0,
+           session_factory: Callable[[], requests.Session] = _http_session) -> IngestReport:
+    """Fetch every enabled source (or the one named `only`) concurrently, store new mentions.
+
+    One source failing never stops the others: each gives a SourceResult. Raises DigestError if
+    another ingest holds the store's lock for longer than `lock_wait` seconds.
+    """
+    specs = [s for s in config.sources.sources if (s.name == only if only else s.enabled)]
+    if only and not specs:
+        known = ", ".join(s.name for s in config.sources.sources)
+        raise DigestError(f"sources.yaml has no source named {only!r} (sources: {known})")
+    classifier = classifier or make_classifier(config)
+    with store.lock("ingest", wait=lock_wait) as got:
+        if not got:
+            raise DigestError(f"another ingest is still running on this store after {lock_wait:.0f} s")
+        store.setdefault_meta(INSTALLED_AT, now.isoformat())
+
+        def one(spec: object) -> SourceResult:
+            name = getattr(spec, "name", "?")
+            timeout = float(getattr(spec, "timeout", 20.0))
+            with session_factory() as session:
+                ctx = FetchContext(session=session, now=now, config=config, state=store.source_state(name),
+                                   deadline=time.monotonic() + max(60.0, timeout * 4))
+                return fetch_source(spec, ctx)  # type: ignore[arg-type]
+
+        results: list[SourceResult] = []
+        new = 0
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(specs)))) as pool:
+            # store each result as it arrives, so a crash later loses nothing already fetched
+            for result in pool.map(one, specs):
+                if result.status == "ok" and result.mentions:
+                    scores = classifier.classify_many([f"{m.title}\n{m.text}" if m.title and m.title not in m.text
+                                                       else m.text for m in result.mentions])
+                    new += store.add_mentions(list(zip(result.mentions, scores, strict=True)), fetched=now)
+                store.record_source(result, at=now)
+                results.append(result)
+                log.info("%s: %s%s", result.name, result.status, f" ({result.error})" if result.error else "")
+    return IngestReport(tuple(results), new)
+
+
+# -- digests -----------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """The outcome of one digest for one recipient."""
+
+    recipient: str
+    period: Period
+    window: Window
+    status: str  # sent | skipped | failed | dry-run
+    detail: str = ""
+
+
+def recipient_tz(config: Config, r: Recipient) -> ZoneInfo:
+    return config.recipient_tz(r)
+
+
+def adhoc_recipient(email: str) -> Recipient:
+    """A recipient not in recipients.yaml (for `send --to` / `preview --recipient` tests)."""
+    return Recipient(name=email.split("@")[0], email=email, digests=list(periods.PERIODS))
+
+
+def build_digest(config: Config, store: Store, recipient: Recipient, window: Window, *, now: datetime,
+                 templates: Templates) -> RenderedDigest:
+    """Summarize and render `window` for `recipient` (their channel filter applied)."""
+    channels = recipient.channels
+    prev = periods.previous(window)
+    current = store.mentions(window.start_utc, window.end_utc, channels)
+    previous = store.mentions(prev.start_utc, prev.end_utc, channels)
+    year_ago = year_ago_window = None
+    if window.period in ("quarterly", "annual"):
+        year_ago_window = periods.year_before(window)
+        year_ago = store.mentions(year_ago_window.start_utc, year_ago_window.end_utc, channels)
+    enabled = [s.name for s in config.sources.sources if s.enabled]
+    summary = summarize(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
+                        health=store.health(enabled), topics=config.sources.topics,
+                        brand=config.sources.brand.name, channels=channels, now=now)
+    return render_digest(summary, recipient_name=recipient.name, templates=templates)
+
+
+def send_one(config: Config, store: Store, mailer_session: object, recipient: Recipient, window: Window, *,
+             now: datetime, templates: Templates, resend: bool = False, dry_run: bool = False,
+             cache: dict[tuple[str, tuple[str, ...] | None], RenderedDigest] | None = None) -> Delivery:
+    """Claim, render, send and record one digest; never raises for a delivery problem."""
+    period = window.period
+    if dry_run:
+        return Delivery(recipient.email, period, window, "dry-run", "not sent (--dry-run)")
+    token = store.claim_delivery(recipient.email, window.key, now=now, resend=resend)
+    if token is None:
+        return Delivery(recipient.email, period, window, "skipped", "already sent")
+    try:
+        key = (window.key + str(window.tz), tuple(recipient.channels) if recipient.channels else None)
+        rendered = cache.get(key) if cache is not None else None
+        if rendered is None:
+            rendered = build_digest(config, store, recipient, window, now=now, templates=templates)
+            if cache is not None:
+                cache[key] = rendered
+        msg = build_message(rendered, sender=config.recipients.sender, to_name=recipient.name,
+                            to_addr=recipient.email, now=now,
+                            list_id=f"{config.sources.brand.name} {period} digest", kind=f"{period}-digest")
+        mailer_session.send(msg)  # type: ignore[attr-defined]
+    except DigestError as exc:
+        store.finish_delivery(recipient.email, window.key, token, now=now, error=str(exc))
+        return Delivery(recipient.email, period, window, "failed", str(exc))
+    except Exception as exc:
+        # keep the ledger honest whatever went wrong, then let the caller see the bug
+        store.finish_delivery(recipient.email, window.key, token, now=now, error=repr(exc))
+        raise
+    store.finish_delivery(recipient.email, window.key, token, now=now, message_id=str(msg["Message-ID"]))
+    return Delivery(recipient.email, period, window, "sent")
+
+
+def select_recipients(config: Config, period: Period | None, to: str | None) -> list[Recipient]:
+    """Recipients who take `period` (any period if None), or just `to` (configured or ad hoc)."""
+    if to:
+        return [config.find_recipient(to) or adhoc_recipient(to)]
+    return [r for r in config.recipients.recipients if period is None or period in r.digests]
+
+
+def send_period(config: Config, store: Store, mailer: Mailer, period: Period, *, at: datetime,
+                templates: Templates, to: str | None = None, resend: bool = False,
+                dry_run: bool = False) -> list[Delivery]:
+    """Send the last complete `period` before `at` to every recipient who takes it (or to `to`)."""
+    jobs = [(r, periods.last_complete(period, at, recipient_tz(config, r)))
+            for r in select_recipients(config, period, to)]
+    return _deliver(config, store, mailer, jobs, now=datetime.now(timezone.utc), templates=templates,
+                    resend=resend, dry_run=dry_run)
+
+
+def _deliver(config: Config, store: Store, mailer: Mailer, jobs: Sequence[tuple[Recipient, Window]], *,
+             now: datetime, templates: Templates, resend: bool = False, dry_run: bool = False) -> list[Delivery]:
+    out: list[Delivery] = []
+    if not jobs:
+        return out
+    cache: dict[tuple[str, tuple[str, ...] | None], RenderedDigest] = {}
+    if dry_run:
+        return [send_one(config, store, None, r, w, now=now, templates=templates, dry_run=True) for r, w in jobs]
+    try:
+        with mailer.session() as session:
+            for r, w in jobs:
+                out.append(send_one(config, store, session, r, w, now=now, templates=templates, resend=resend,
+                                    cache=cache))
+    except DeliveryError as exc:
+        # the connection itself failed: everything not yet attempted is failed for this run
+        done = {(d.recipient, d.window.key) for d in out}
+        for r, w in jobs:
+            if (r.email, w.key) not in done:
+                out.append(Delivery(r.email, w.period, w, "failed", str(exc)))
+    return out
+
+
+def send_time(window: Window, send_at: str, tz: ZoneInfo) -> datetime:
+    """When a window's digest falls due: the recipient's local send time on the day after it ends."""
+    hh, mm = (int(x) for x in send_at.split(":"))
+    day = window.end.astimezone(tz).date()
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=tz)
+
+
+def due_windows(config: Config, store: Store, recipient: Recipient, period: Period, *,
+                now: datetime) -> list[Window]:
+    """Windows of `period` due for `recipient` at `now` and not yet sent, oldest first.
+
+    After downtime the missed windows since the last one sent are caught up (at most MAX_CATCH_UP,
+    the newest); a new installation or a new recipient starts with the latest due window only,
+    never with all of history.
+    """
+    tz = recipient_tz(config, recipient)
+    installed = datetime.fromisoformat(store.setdefault_meta(INSTALLED_AT, now.isoformat()))
+    send_at = config.recipient_send_at(recipient)
+    window = periods.last_complete(period, now, tz)
+    while send_time(window, send_at, tz) > now:
+        window = periods.previous(window)
+    candidates = [window]  # newest first
+    while len(candidates) < MAX_CATCH_UP and candidates[-1].start > installed:
+        candidates.append(periods.previous(candidates[-1]))
+    last_sent = store.last_sent_key(recipient.email, f"{period}:")
+    if last_sent is None:
+        candidates = candidates[:1]
+    else:
+        candidates = [w for w in candidates if w.key > last_sent]
+    return [w for w in reversed(candidates) if store.delivery_status(recipient.email, w.key) != "sent"]
+
+
+def send_due(config: Config, store: Store, mailer: Mailer, *, now: datetime, templates: Templates,
+             period: Period | None = None, only: Iterable[Recipient] | None = None) -> list[Delivery]:
+    """Send every digest that is due and not yet sent (what cron and the scheduler call)."""
+    jobs: list[tuple[Recipient, Window]] = []
+    for r in only if only is not None else config.recipients.recipients:
+        for p in r.digests:
+            if period is None or p == period:
+                jobs.extend((r, w) for w in due_windows(config, store, r, p, now=now))
+    return _deliver(config, store, mailer, jobs, now=now, templates=templates)

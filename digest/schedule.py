@@ -1,0 +1,94 @@
+"""APScheduler 3.x wiring only: ingest every N minutes, digests at each recipient's local send time."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from . import pipeline
+from .config import Config
+from .errors import DigestError
+from .mailer import Mailer
+from .render import Templates
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+# A job that could not run on time (busy, suspended laptop) still runs within this many seconds;
+# APScheduler's default of 1 s would silently drop it.
+MISFIRE_GRACE = 6 * 3600
+
+
+def build_scheduler(config: Config, store: Store, mailer: Mailer, *, templates: Templates,
+                    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> BackgroundScheduler:
+    """A scheduler with the ingest job and one send job per distinct (time zone, send time)."""
+    sched = BackgroundScheduler(timezone=timezone.utc, job_defaults={
+        "coalesce": True,            # after downtime, run once, not once per missed tick
+        "max_instances": 1,          # never two ingests (or sends) at once
+        "misfire_grace_time": MISFIRE_GRACE,
+    })
+    ingest_lock = threading.Lock()
+
+    def ingest_job() -> None:
+        if not ingest_lock.acquire(blocking=False):
+            log.warning("ingest still running; skipping this tick")
+            return
+        try:
+            report = pipeline.ingest(config, store, now=clock(), lock_wait=0)
+            log.info("%s", report.summary_line())
+        except DigestError as exc:
+            log.error("ingest: %s", exc)
+        finally:
+            ingest_lock.release()
+
+    def send_job(emails: frozenset[str] | None = None) -> None:
+        who = [r for r in config.recipients.recipients if emails is None or r.email in emails]
+        try:
+            for d in pipeline.send_due(config, store, mailer, now=clock(), templates=templates, only=who):
+                log.info("%s %s → %s: %s %s", d.period, d.window.label_short, d.recipient, d.status, d.detail)
+        except DigestError as exc:
+            log.error("send: %s", exc)
+
+    sched.add_job(ingest_job, IntervalTrigger(minutes=config.sources.ingest_every_minutes, timezone=timezone.utc),
+                  id="ingest", next_run_time=clock())
+    groups: dict[tuple[str, str], set[str]] = {}
+    for r in config.recipients.recipients:
+        groups.setdefault((str(config.recipient_tz(r)), config.recipient_send_at(r)), set()).add(r.email)
+    for (tz, at), emails in sorted(groups.items()):
+        hh, mm = at.split(":")
+        sched.add_job(send_job, CronTrigger(hour=int(hh), minute=int(mm), timezone=tz), args=[frozenset(emails)],
+                      id=f"send {tz} {at}")
+    # catch up what fell due while the service was down (the ledger makes this safe to repeat)
+    sched.add_job(send_job, id="catch-up", next_run_time=clock())
+    return sched
+
+
+def serve(config: Config, store: Store, mailer: Mailer, *, templates: Templates) -> None:
+    """Run until SIGTERM or SIGINT, then finish the running job and stop."""
+    sched = build_scheduler(config, store, mailer, templates=templates)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the running jobs", signum)
+        stop.set()
+
+    previous: dict[int, Any] = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    sched.start()
+    log.info("digest serve: ingest every %d min; %d jobs", config.sources.ingest_every_minutes,
+             len(sched.get_jobs()))
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        sched.shutdown(wait=True)
+        for s, h in previous.items():
+            signal.signal(s, h)

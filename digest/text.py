@@ -1,0 +1,119 @@
+"""Untrusted text from feeds: HTML reduced to plain text, links checked, text normalized for dedup."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+_BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
+          "blockquote", "pre", "section", "article", "header", "footer", "hr", "dd", "dt"}
+_SKIP = {"script", "style", "head", "title", "noscript", "template", "iframe", "object", "svg", "math"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
+_BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self._skip += 1
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(value: str | None, *, max_chars: int = 20_000) -> str:
+    """Plain text of an HTML (or plain) fragment: tags dropped, entities decoded, whitespace tidied."""
+    if not value:
+        return ""
+    value = value[: max_chars * 4]
+    if "<" in value or "&" in value:
+        parser = _TextExtractor()
+        try:
+            parser.feed(value)
+            parser.close()
+            value = "".join(parser.parts)
+        except (AssertionError, ValueError):  # the stdlib parser gives up on some broken markup
+            value = html.unescape(re.sub(r"<[^>]*>", " ", value))
+    value = _CONTROL.sub("", value)
+    value = "\n".join(_SPACES.sub(" ", line).strip() for line in value.split("\n"))
+    value = _BLANKS.sub("\n\n", value).strip()
+    return value[:max_chars]
+
+
+def one_line(value: str | None, *, max_chars: int = 300) -> str:
+    """A title or author: plain text on one line, no CR/LF (these end up near headers and subjects)."""
+    text = " ".join(html_to_text(value, max_chars=max_chars * 2).split())
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
+def safe_url(value: str | None) -> str | None:
+    """The URL if it is an absolute http(s) or mailto link, else None (javascript:, data:, relative...)."""
+    if not value:
+        return None
+    value = _CONTROL.sub("", value).strip()
+    if any(c in value for c in "\r\n\t <>\"'`") or len(value) > 2048:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https") and parts.netloc:
+        return value
+    if scheme == "mailto" and parts.path:
+        return value
+    return None
+
+
+def normalize(text: str) -> str:
+    """Text folded for duplicate detection: case, accents, URLs, mentions, punctuation and spacing."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = re.sub(r"https?://\S+", " ", text)
+    text = re.sub(r"^(rt|via)\b|\b(rt|via) @\w+", " ", text)  # retweets and "via @x" reposts
+    text = re.sub(r"[^\w\s]", " ", text)
+    return " ".join(text.split())
+
+
+def text_key(text: str) -> str:
+    """Stable hash of the normalized text, the last resort of deduplication."""
+    return hashlib.sha256(normalize(text).encode()).hexdigest()[:32]
+
+
+def matches_brand(text: str, keywords: list[str], exclude: list[str]) -> bool:
+    """True if `text` names one of `keywords` (none given: everything) and none of `exclude`."""
+    folded = text.casefold()
+    if any(_contains(folded, x.casefold()) for x in exclude):
+        return False
+    return not keywords or any(_contains(folded, k.casefold()) for k in keywords)
+
+
+def _contains(folded: str, needle: str) -> bool:
+    # word boundaries where the keyword starts/ends with a word character ("acme" not in "acmeister"),
+    # plain substring for "@acmeair" / "#acmeair" style handles
+    left = r"(?<!\w)" if needle[:1].isalnum() else ""
+    right = r"(?!\w)" if needle[-1:].isalnum() else ""
+    return re.search(left + re.escape(needle) + right, folded) is not None

@@ -1,0 +1,160 @@
+"""Shared fixtures: real SQLite and PostgreSQL stores, a real SMTP server on loopback, the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PG_URL = os.environ.get("DIGEST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> bool:
+    try:
+        engine = sa.create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+PG_AVAILABLE = _pg_available()
+# In CI the PostgreSQL leg must run: a missing server fails the suite instead of skipping silently.
+PG_REQUIRED = os.environ.get("CI") == "true" or os.environ.get("DIGEST_TEST_PG_REQUIRED") == "1"
+
+
+@contextlib.contextmanager
+def pg_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    schema = "t_" + secrets.token_hex(6)
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store URL: a real SQLite file, and a real PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    if not PG_AVAILABLE:
+        if PG_REQUIRED:
+            pytest.fail(f"PostgreSQL is required in CI but {PG_URL} does not answer")
+        pytest.skip(f"no PostgreSQL at {PG_URL}")
+    with pg_schema_url() as url:
+        yield url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SmtpServer:
+    """An aiosmtpd server on loopback that keeps what it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    fail_with: str | None = None  # e.g. "451 4.3.0 try again later"
+
+    def env(self) -> dict[str, str]:
+        return {"DIGEST_SMTP_HOST": self.host, "DIGEST_SMTP_PORT": str(self.port), "DIGEST_SMTP_TLS": "none"}
+
+    def to(self) -> list[str]:
+        return [str(m["To"]) for m in self.messages]
+
+
+class _Handler:
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        if self.server.fail_with:
+            return self.server.fail_with
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.server.messages.append(msg)
+        self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    from aiosmtpd.controller import Controller
+
+    server = SmtpServer("127.0.0.1", free_port())
+    controller = Controller(_Handler(server), hostname="127.0.0.1", port=server.port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+def copy_project(dest: Path) -> Path:
+    """The shipped configuration (and templates) copied into `dest`, as a user's checkout would be."""
+    for name in ("sources.yaml", "recipients.yaml"):
+        shutil.copy(ROOT / name, dest / name)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A configuration folder with the shipped YAML files and a freshly written offline sample."""
+    from datetime import datetime, timezone
+
+    from digest.sample import write_sample
+
+    copy_project(tmp_path)
+    write_sample(tmp_path, datetime.now(timezone.utc))
+    for var in ("DIGEST_SMTP_HOST", "DIGEST_DB", "DIGEST_CONFIG", "DIGEST_OUTBOX"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    """Run `digest ARGS` in-process through the real entry point; return exit code and output."""
+    from digest.cli import main
+
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return Result(code, out, err)

@@ -1,0 +1,180 @@
+"""sources.yaml / recipients.yaml validation: every problem reported at once, located, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from digest.config import load_config, smtp_settings
+from digest.errors import ConfigError
+
+from .conftest import ROOT, run_cli
+
+SOURCES = """\
+brand:
+  name: Acme Air
+  keywords: [acme]
+timezone: America/New_York
+sources:
+  - name: Social
+    kind: feed
+    url: feed.xml
+    channel: twitter
+  - name: Calls
+    kind: csv
+    path: calls-*.csv
+    channel: call_center
+    fields: {id: ticket_id, text: notes, published: created_at}
+topics:
+  Billing: [bill, refund]
+"""
+
+RECIPIENTS = """\
+sender: "Customer Voice <digest@acme.example>"
+timezone: America/New_York
+send_at: "07:00"
+recipients:
+  - name: Dana Chief
+    email: ceo@acme.example
+    digests: [daily, weekly]
+    channels: [twitter]
+"""
+
+
+def write(tmp_path: Path, sources: str = SOURCES, recipients: str = RECIPIENTS) -> Path:
+    (tmp_path / "sources.yaml").write_text(textwrap.dedent(sources))
+    (tmp_path / "recipients.yaml").write_text(textwrap.dedent(recipients))
+    return tmp_path
+
+
+def problems(tmp_path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    return info.value.problems
+
+
+def test_valid_configuration_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path))
+    assert [s.name for s in config.sources.sources] == ["Social", "Calls"]
+    assert config.recipients.recipients[0].digests == ["daily", "weekly"]
+    assert config.resolve("feed.xml") == tmp_path / "feed.xml"
+
+
+def test_shipped_configuration_is_valid() -> None:
+    config = load_config(ROOT)
+    assert config.sources.sources and config.recipients.recipients
+
+
+def test_unknown_key_is_reported_with_line(tmp_path: Path) -> None:
+    write(tmp_path, SOURCES.replace("    url: feed.xml", "    url: feed.xml\n    timout: 5"))
+    assert problems(tmp_path) == ["sources.yaml:9: sources[0].timout: unknown field (a typo?)"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    bad_sources = SOURCES.replace("timezone: America/New_York", "timezone: Mars/Olympus").replace(
+        "    url: feed.xml\n", "")
+    bad_recipients = RECIPIENTS.replace("ceo@acme.example", "ceo@@acme").replace("[daily, weekly]",
+                                                                                 "[daily, hourly]")
+    write(tmp_path, bad_sources, bad_recipients)
+    assert problems(tmp_path) == [
+        "sources.yaml:4: timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/Paris)",
+        "sources.yaml:6: sources[0].url: field required",
+        "recipients.yaml:6: recipients[0].email: not an email address: 'ceo@@acme'",
+        "recipients.yaml:7: recipients[0].digests[1]: unknown period 'hourly'; periods are daily, weekly, "
+        "monthly, quarterly, annual",
+    ]
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    write(tmp_path, SOURCES.replace("keywords: [acme]", "keywords: [acme"))
+    [problem] = problems(tmp_path)
+    assert problem.startswith("sources.yaml:4: YAML syntax error:")
+
+
+def test_unknown_kind_and_channel_filter(tmp_path: Path) -> None:
+    write(tmp_path, SOURCES.replace("kind: feed", "kind: rss"), RECIPIENTS)
+    assert problems(tmp_path) == ["sources.yaml:6: sources[0]: kind must be one of feed, csv, json, http_json"]
+    write(tmp_path, SOURCES, RECIPIENTS.replace("channels: [twitter]", "channels: [twiter]"))
+    assert problems(tmp_path) == [
+        "recipients.yaml:8: recipients[0].channels[0]: unknown channel 'twiter'; sources have call_center, twitter"]
+
+
+def test_unquoted_send_time_read_as_number(tmp_path: Path) -> None:
+    write(tmp_path, recipients=RECIPIENTS.replace('send_at: "07:00"', "send_at: 7:00"))
+    assert problems(tmp_path) == [
+        "recipients.yaml:3: send_at: send_at must be quoted \"HH:MM\" (YAML read 420 as a number)"]
+
+
+def test_duplicate_key_and_duplicate_source_names(tmp_path: Path) -> None:
+    write(tmp_path, SOURCES.replace("name: Calls", "name: Social").replace("timezone: America/New_York",
+                                                                          "timezone: UTC\ntimezone: UTC"))
+    assert problems(tmp_path) == ["sources.yaml:5: timezone: duplicate key"]
+    write(tmp_path, SOURCES.replace("name: Calls", "name: Social"))
+    assert problems(tmp_path) == ["sources.yaml:1: two sources are named 'Social'; names must be unique"]
+
+
+def test_header_injection_in_names_is_rejected(tmp_path: Path) -> None:
+    write(tmp_path, recipients=RECIPIENTS.replace("name: Dana Chief", 'name: "Dana\\r\\nBcc: x@evil.example"'))
+    assert problems(tmp_path) == ["recipients.yaml:5: recipients[0].name: must not contain a line break"]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "sources.yaml").write_text(SOURCES)
+    assert problems(tmp_path) == [f"{tmp_path / 'recipients.yaml'}: file not found"]
+
+
+def test_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path)
+    ok = run_cli(capsys, "--config", str(tmp_path), "check")
+    assert ok.code == 0, ok.err
+    assert "configuration is valid: 2 sources (0 disabled), 1 recipient, 1 topics" in ok.out
+    write(tmp_path, SOURCES.replace("    url: feed.xml", "    url: feed.xml\n    timout: 5"),
+          RECIPIENTS.replace("ceo@acme.example", "ceo@@acme"))
+    bad = run_cli(capsys, "--config", str(tmp_path), "check")
+    assert bad.code == 2
+    assert bad.err == ("sources.yaml:9: sources[0].timout: unknown field (a typo?)\n"
+                       "recipients.yaml:6: recipients[0].email: not an email address: 'ceo@@acme'\n")
+    assert "Traceback" not in bad.err and bad.out == ""
+
+
+def test_smtp_settings_from_environment() -> None:
+    assert smtp_settings({}) is None
+    s = smtp_settings({"DIGEST_SMTP_HOST": "mail.example", "DIGEST_SMTP_TLS": "ssl", "DIGEST_SMTP_PASSWORD": "hunter2"})
+    assert s is not None and (s.port, s.tls) == (465, "ssl")
+    assert "hunter2" not in repr(s)
+    with pytest.raises(ConfigError) as info:
+        smtp_settings({"DIGEST_SMTP_HOST": "x", "DIGEST_SMTP_PORT": "smtp"})
+    assert info.value.problems == ["DIGEST_SMTP_PORT: 'smtp' is not a port number"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=400))
+def test_any_text_gives_config_error_never_a_crash(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    d = tmp_path_factory.mktemp("cfg")
+    try:
+        (d / "sources.yaml").write_text(text, encoding="utf-8")
+    except UnicodeEncodeError:
+        return
+    (d / "recipients.yaml").write_text(RECIPIENTS)
+    try:
+        load_config(d)
+    except ConfigError as exc:
+        assert exc.problems and all(p.startswith(("sources.yaml", str(d))) for p in exc.problems)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.from_regex(r"[a-z_]{1,12}", fullmatch=True), value=st.text(max_size=30))
+def test_unknown_source_keys_always_rejected(tmp_path_factory: pytest.TempPathFactory, key: str, value: str) -> None:
+    known = {"name", "kind", "url", "channel", "enabled", "timeout", "brand_filter", "preset"}
+    if key in known:
+        return
+    d = tmp_path_factory.mktemp("cfg")
+    import yaml
+    write(d, SOURCES.replace("    url: feed.xml", f"    url: feed.xml\n    {key}: {yaml.safe_dump(value).strip()}"
+                             if "\n" not in yaml.safe_dump(value).strip() else "    url: feed.xml\n"
+                             f"    {key}: x"))
+    assert f"sources.yaml:9: sources[0].{key}: unknown field (a typo?)" in problems(d)
