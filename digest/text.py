@@ -93,7 +93,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
     text = re.sub(r"https?://\S+", " ", text)
-    text = re.sub(r"^(rt|via)\b|\b(rt|via) @\w+", " ", text)  # retweets and "via @x" reposts
+    text = re.sub(r"\b(?:rt|via|cc)\s*@\w+:?|^rt\b", " ", text)  # retweets and "via @x" reposts
     text = re.sub(r"[^\w\s]", " ", text)
     return " ".join(text.split())
 

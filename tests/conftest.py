@@ -14,7 +14,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import pytest
+import hypothesis  # noqa: F401 - imported early: its plugin importing it at teardown trips CPython 3.11's
+import pytest       # "AST constructor recursion depth mismatch" bug (gh-106905) under pytest's rewriter
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
