@@ -30,6 +30,12 @@ class ConfigError(DigestError):
         super().__init__("\n".join(self.problems))
 
 
+class UsageError(DigestError):
+    """The command asked for something that does not exist (a source name, a recipient)."""
+
+    exit_status = ExitStatus.USAGE
+
+
 class SourceError(DigestError):
     """A source could not be fetched or parsed; the message names the source."""
 

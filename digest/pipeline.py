@@ -16,7 +16,7 @@ from . import periods
 from .analyze import summarize
 from .classify import Classifier
 from .config import Config, Recipient
-from .errors import DeliveryError, DigestError
+from .errors import DeliveryError, DigestError, UsageError
 from .mailer import Mailer, build_message
 from .models import IngestReport, RenderedDigest, SourceResult
 from .periods import Period, Window
@@ -53,7 +53,7 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
     specs = [s for s in config.sources.sources if (s.name == only if only else s.enabled)]
     if only and not specs:
         known = ", ".join(s.name for s in config.sources.sources)
-        raise DigestError(f"sources.yaml has no source named {only!r} (sources: {known})")
+        raise UsageError(f"sources.yaml has no source named {only!r} (sources: {known})")
     classifier = classifier or make_classifier(config)
     with store.lock("ingest", wait=lock_wait) as got:
         if not got:
@@ -220,7 +220,9 @@ def due_windows(config: Config, store: Store, recipient: Recipient, period: Peri
         candidates.append(periods.previous(candidates[-1]))
     last_sent = store.last_sent_key(recipient.email, f"{period}:")
     if last_sent is None:
-        candidates = candidates[:1]
+        # first digest of this kind for this recipient: the newest only, and only if there is data
+        first = store.first_published()
+        candidates = [w for w in candidates[:1] if first is not None and first < w.end_utc]
     else:
         candidates = [w for w in candidates if w.key > last_sent]
     return [w for w in reversed(candidates) if store.delivery_status(recipient.email, w.key) != "sent"]

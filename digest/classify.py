@@ -1,0 +1,450 @@
+"""Sentiment, complaint and topics of one customer mention, offline and rule-based.
+
+Lexicon sentiment alone misses most complaints ("on hold for 40 minutes" has no sentiment word),
+so the decision combines three kinds of evidence:
+
+* hand-authored cue lexicons (digest/lexicon/*.txt) of service failures, dissatisfaction, thanks
+  and praise, information requests, sarcasm-prone praise and resolutions, matched on lightly
+  stemmed words with negation, boosters, contrast ("but"), capitals and elongation;
+* VADER's general-purpose valence (MIT, its lexicon ships inside the package);
+* TextBlob's polarity, which the product owner asked for and which is reported unchanged.
+
+Nothing is learned from data: the airline tweets used by bench/eval_classifier.py are
+non-commercial and for evaluation only.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Final
+
+from textblob.en import sentiment as _pattern_sentiment
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from .models import Classification, Sentiment
+
+__all__ = ["Classifier", "stem", "words"]
+
+# --- text normalization -------------------------------------------------------------------------
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+_TOKEN = re.compile(
+    r"""
+    (?P<url>(?:https?://|www\.)\S+)
+    |(?P<mention>@\w+)
+    |(?P<hashtag>\#\w+)
+    |(?P<emoticon>(?:>?[:;=][\-o*']?[()\[\]dpDP/\\|]+(?!\w))|</?3)
+    |(?P<money>[$£€]\s?\d[\d,.]*)
+    |(?P<ord>\d+(?:st|nd|rd|th)\b)
+    |(?P<num>\d+(?:[.,:]\d+)*)
+    |(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*)
+    |(?P<stop>[.!?,;:()]+|\s[-\u2013\u2014]+\s|\n)
+    |(?P<emoji>[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2764])
+    """,
+    re.VERBOSE,
+)
+_CAMEL = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|\d+")
+_ELONGATED = re.compile(r"(\w)\1{2,}")
+
+_NUMBER_WORDS: Final = frozenset(
+    "two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty "
+    "sixty ninety hundred couple few several".split()
+)
+_ORDINAL_WORDS: Final = frozenset(
+    "second third fourth fifth sixth seventh eighth ninth tenth umpteenth nth".split()
+)
+# Words that flip a following cue ("not helpful", "never late"); on their own they are weak
+# complaint evidence, as customers writing to a company mostly negate what went wrong.
+_NEGATORS: Final = frozenset(
+    "not no never dont doesnt didnt isnt wasnt arent werent cant cannot couldnt wont wouldnt "
+    "shouldnt havent hasnt hadnt aint nobody nothing nor without hardly barely neither".split()
+)
+_NEGATOR_ALONE: Final = 0.4
+_NEGATION_SCOPE: Final = 3
+_BOOSTERS: Final = frozenset(
+    "so very really extremely super totally absolutely completely incredibly truly such too "
+    "utterly highly most seriously beyond insanely ridiculously".split()
+)
+_BOOST: Final = 1.3
+_EMOTICONS_NEG: Final = frozenset({":(", ":-(", ":((", ":'(", ":/", ":-/", ":\\", ">:(", ":|", "=(", ":[", "</3"})
+_EMOTICONS_POS: Final = frozenset({":)", ":-)", ":))", ":d", ":-d", ";)", ";-)", "=)", ":p", ":-p", "<3", ":]"})
+_EMOJI_NEG: Final = frozenset("😡😠🤬😤😒🙄😞😢😭👎💔😩😫😖😣😑😐🤦😕😟😔🙁☹😰😱🤢🤮💩")
+_EMOJI_POS: Final = frozenset("😀😁😃😄😊😍🥰😘😎👍👏🙌💯🎉❤💙💜💚💛🧡♥😂🤗✨⭐🌟🥳🙂😆😉💕💖")
+_EMOJI_WEIGHT: Final = 1.0
+
+_STOP = "|"  # a sentence or clause boundary: cues never span one
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def stem(word: str) -> str:
+    """A light English stem, equal for a word's plural and verb forms ("refunds", "refunded")."""
+    w = word
+    for suffix in ("ation", "ing", "ed"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            break
+    else:
+        if w.endswith("s") and len(w) >= 4 and w[-2] not in "siu":
+            w = w[:-1]
+    if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "aeiou":  # "cancell" -> "cancel"
+        w = w[:-1]
+    if len(w) >= 4 and w.endswith("e"):  # "charge" and "charg(ed)" meet
+        w = w[:-1]
+    return w
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    stem: str
+    emphasis: float = 1.0  # capitals or elongation ("SOOO", "NEVER")
+    negator: bool = False
+    boundary: bool = False
+    contrast: bool = False  # "but": what follows outweighs what came before
+
+
+def _split_hashtag(tag: str) -> list[str]:
+    # "#NeverAgain" -> ["never", "again"]; lower-case tags stay one word
+    parts = _CAMEL.findall(tag)
+    return [p.lower() for p in parts] if len(parts) > 1 else [tag.lower()]
+
+
+def _word_forms(word: str) -> tuple[str, float]:
+    """The dictionary form of a word as typed and its emphasis (caps, elongation)."""
+    emphasis = 1.0
+    if len(word) >= 3 and word.isupper():
+        emphasis = 1.3
+    low = word.lower().replace("'", "")
+    if _ELONGATED.search(low):
+        emphasis = max(emphasis, 1.2)
+        double = _ELONGATED.sub(r"\1\1", low)
+        single = _ELONGATED.sub(r"\1", low)
+        low = single if (stem(single) in _known_words() and stem(double) not in _known_words()) else double
+    return low, emphasis
+
+
+def _tokens(text: str) -> Iterator[_Token | tuple[str, str]]:
+    """Normalized tokens; emoticons and emoji come out as ("emo", symbol) pairs."""
+    for m in _TOKEN.finditer(text.translate(_APOSTROPHES)):
+        kind = m.lastgroup
+        value = m.group()
+        if kind == "word":
+            low, emphasis = _word_forms(value)
+            if low in _NUMBER_WORDS:
+                yield _Token("<num>")
+            elif low in _ORDINAL_WORDS:
+                yield _Token("<ord>")
+            elif low == "but":
+                yield _Token(_STOP, boundary=True, contrast=True)
+            else:
+                yield _Token(stem(low), emphasis, negator=low in _NEGATORS)
+        elif kind == "num":
+            yield _Token("<num>")
+        elif kind == "ord":
+            yield _Token("<ord>")
+        elif kind == "money":
+            yield _Token("<money>")
+        elif kind == "hashtag":
+            for part in _split_hashtag(value[1:]):
+                yield _Token(stem(part), negator=part in _NEGATORS)
+            yield _Token(_STOP, boundary=True)
+        elif kind == "stop":
+            yield _Token(_STOP, boundary=True)
+        elif kind in ("emoticon", "emoji"):
+            yield ("emo", value.lower())
+        # urls and @mentions carry no sentiment of the customer's own
+
+
+def words(text: str) -> list[str]:
+    """The stems the classifier matches cues and topics against (boundaries dropped)."""
+    return [t.stem for t in _tokens(text) if isinstance(t, _Token) and not t.boundary]
+
+
+# --- lexicons -----------------------------------------------------------------------------------
+
+_KINDS: Final = ("complaint", "praise", "mocking", "resolved", "no_problem", "request", "sympathy")
+
+
+def _phrase_key(phrase: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for raw in phrase.split():
+        if raw.startswith("<") and raw.endswith(">"):
+            out.append(raw)
+            continue
+        low = raw.lower().replace("'", "")
+        if low in _NUMBER_WORDS:
+            out.append("<num>")
+        elif low in _ORDINAL_WORDS:
+            out.append("<ord>")
+        else:
+            out.append(stem(low))
+    return tuple(out)
+
+
+@functools.cache
+def _lexicon() -> tuple[dict[tuple[str, ...], dict[str, float]], dict[str, int]]:
+    """Every cue phrase -> {kind: weight}, and per first word the longest phrase it starts."""
+    cues: dict[tuple[str, ...], dict[str, float]] = {}
+    longest: dict[str, int] = {}
+    folder = resources.files("digest") / "lexicon"
+    for kind in _KINDS:
+        for lineno, line in enumerate((folder / f"{kind}.txt").read_text("utf-8").splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            weight, _, phrase = line.partition(" ")
+            try:
+                value = float(weight)
+            except ValueError:
+                raise ValueError(f"lexicon/{kind}.txt:{lineno}: weight {weight!r} is not a number") from None
+            key = _phrase_key(phrase)
+            if not key:
+                raise ValueError(f"lexicon/{kind}.txt:{lineno}: no phrase after the weight")
+            cues.setdefault(key, {})[kind] = value
+            longest[key[0]] = max(longest.get(key[0], 0), len(key))
+    return cues, longest
+
+
+@functools.cache
+def _known_words() -> frozenset[str]:
+    return frozenset(w for key in _lexicon()[0] for w in key)
+
+
+@functools.cache
+def _vader() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+# --- evidence -----------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Evidence:
+    complaint: float = 0.0
+    praise: float = 0.0
+    mocking: float = 0.0  # praise that turns into complaint when a problem is reported
+    resolved: float = 0.0
+    request: bool = False
+    sympathy: float = 0.0
+    question: bool = False
+
+
+def _collect(text: str) -> tuple[_Evidence, list[str]]:
+    """Sum the cue evidence of one text in a single left-to-right pass; also return its stems."""
+    cues, longest = _lexicon()
+    ev = _Evidence()
+    toks: list[_Token] = []
+    for t in _tokens(text):
+        if isinstance(t, _Token):
+            toks.append(t)
+        elif t[1] in _EMOTICONS_NEG or t[1] in _EMOJI_NEG:
+            ev.complaint += _EMOJI_WEIGHT
+        elif t[1] in _EMOTICONS_POS or t[1] in _EMOJI_POS:
+            ev.praise += _EMOJI_WEIGHT
+    ev.question = "?" in text
+    n = len(toks)
+    # a contrast ("..., but ...") halves what came before it and raises what follows
+    contrast_at = max((i for i, t in enumerate(toks) if t.contrast), default=-1)
+    negator_used = [False] * n
+    sentence_start = True
+    i = 0
+    while i < n:
+        tok = toks[i]
+        if tok.boundary:
+            sentence_start = True
+            i += 1
+            continue
+        span = longest.get(tok.stem, 0)
+        match: dict[str, float] | None = None
+        length = 0
+        for length in range(min(span, n - i), 0, -1):
+            match = cues.get(tuple(t.stem for t in toks[i : i + length]))
+            if match is not None:
+                break
+        if match is None:
+            sentence_start = False
+            i += 1
+            continue
+        # negation: a free negator shortly before, within the clause
+        negated = False
+        if not toks[i].negator:
+            for j in range(i - 1, max(-1, i - 1 - _NEGATION_SCOPE), -1):
+                if toks[j].boundary:
+                    break
+                if toks[j].negator and not negator_used[j]:
+                    negated = True
+                    negator_used[j] = True
+                    break
+        scale = max(t.emphasis for t in toks[i : i + length])
+        if i > 0 and toks[i - 1].stem in _BOOSTERS:
+            scale *= _BOOST
+        if contrast_at >= 0:
+            scale *= 0.5 if i < contrast_at else 1.5
+        for kind, weight in match.items():
+            w = weight * scale
+            if kind == "complaint":
+                if not negated:
+                    ev.complaint += w
+            elif kind in ("praise", "mocking"):
+                if negated:  # "not helpful", "never on time"
+                    ev.complaint += 0.8 * w
+                elif kind == "praise":
+                    ev.praise += w
+                else:
+                    ev.mocking += w
+            elif kind == "resolved":
+                if negated:  # "still hasn't been resolved"
+                    ev.complaint += 0.8 * w
+                else:
+                    ev.resolved += w
+            elif kind == "no_problem":
+                ev.praise += w
+            elif kind == "request" and sentence_start:
+                ev.request = True
+            elif kind == "sympathy":
+                ev.sympathy += w
+        for j in range(i, i + length):  # a negator inside a cue is spent ("no response")
+            negator_used[j] = True
+        sentence_start = False
+        i += length
+    ev.complaint += _NEGATOR_ALONE * sum(
+        1 for t, used in zip(toks, negator_used, strict=True) if t.negator and not used
+    )
+    return ev, [t.stem for t in toks if not t.boundary]
+
+
+# --- decision -----------------------------------------------------------------------------------
+
+# Thresholds on the evidence sums; set by reasoning about cue weights (one clear problem report
+# = 1.0), not fitted to any data set.
+_NEGATIVE_AT: Final = 1.0
+_POSITIVE_AT: Final = 0.8
+_VADER_WEIGHT: Final = 1.5
+_TEXTBLOB_WEIGHT: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    sentiment: Sentiment
+    complaint: bool
+    score: float
+
+
+def _decide(ev: _Evidence, compound: float, polarity: float) -> _Decision:
+    """Weigh the complaint side against the praise side."""
+    neg = ev.complaint + _VADER_WEIGHT * max(0.0, -compound) + _TEXTBLOB_WEIGHT * max(0.0, -polarity)
+    neg = max(0.0, neg - ev.sympathy)
+    if ev.request and ev.complaint < 1.5:
+        neg *= 0.5  # "can I change my flight?" asks, it does not complain
+    lexical_pos = _VADER_WEIGHT * max(0.0, compound) + _TEXTBLOB_WEIGHT * max(0.0, polarity)
+    if ev.resolved > 0 and (ev.praise + ev.mocking) > 0:
+        # thanks for a fix: the problem mentioned is the story, the thanks the verdict
+        neg *= 0.5
+        pos = ev.praise + ev.mocking + ev.resolved + lexical_pos
+    elif neg >= _NEGATIVE_AT and ev.mocking > 0:
+        # "great, another delay": sarcasm-prone praise next to a problem counts against
+        neg += ev.mocking
+        pos = ev.praise * 0.5
+    else:
+        pos = ev.praise + ev.mocking + lexical_pos
+    sentiment: Sentiment
+    if neg >= _NEGATIVE_AT and neg >= pos:
+        sentiment = "negative"
+    elif pos >= _POSITIVE_AT and pos > neg:
+        sentiment = "positive"
+    else:
+        sentiment = "neutral"
+    score = math.tanh((pos - neg) / 2.0)
+    complaint = sentiment == "negative" and ev.complaint + ev.mocking > ev.sympathy
+    return _Decision(sentiment, complaint, score)
+
+
+# --- topics -------------------------------------------------------------------------------------
+
+class _TopicMatcher:
+    """Keyword lists matched on stemmed whole words, so "refund" finds "refunds" and "refunded"."""
+
+    def __init__(self, topics: Mapping[str, Sequence[str]]) -> None:
+        self._by_first: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self._order = {name: k for k, name in enumerate(topics)}
+        for name, keywords in topics.items():
+            for keyword in keywords:
+                key = tuple(words(keyword))
+                if key:
+                    self._by_first.setdefault(key[0], []).append((name, key))
+
+    def __bool__(self) -> bool:
+        return bool(self._by_first)
+
+    def match(self, stems: Sequence[str]) -> tuple[str, ...]:
+        found: set[str] = set()
+        n = len(stems)
+        for i, s in enumerate(stems):
+            for name, key in self._by_first.get(s, ()):
+                if name not in found and tuple(stems[i : i + len(key)]) == key and i + len(key) <= n:
+                    found.add(name)
+        return tuple(sorted(found, key=self._order.__getitem__))
+
+
+# --- public API ---------------------------------------------------------------------------------
+
+class Classifier:
+    """Decides sentiment (negative/neutral/positive), complaint and topics of customer mentions."""
+
+    def __init__(
+        self,
+        topics: Mapping[str, Sequence[str]] = {},  # noqa: B006 - read only, the interface's default
+        praise_topics: Mapping[str, Sequence[str]] = {},  # noqa: B006
+    ) -> None:
+        self._topics = _TopicMatcher(topics)
+        self._praise = _TopicMatcher(praise_topics)
+        self._vader = _vader()
+        _lexicon()  # load (and check) the lexicons now, not on the first mention
+
+    def classify(self, text: str) -> Classification:
+        """Classify one text; TextBlob's polarity is reported unchanged."""
+        polarity = float(_pattern_sentiment(text)[0])
+        compound = float(self._vader.polarity_scores(_for_vader(text))["compound"])
+        evidence, stems = _collect(text)
+        decision = _decide(evidence, compound, polarity)
+        topics: tuple[str, ...] = ()
+        if self._topics and (decision.complaint or decision.sentiment == "negative"):
+            topics = self._topics.match(stems)
+        return Classification(
+            sentiment=decision.sentiment,
+            polarity=polarity,
+            complaint=decision.complaint,
+            topics=topics,
+            score=decision.score,
+        )
+
+    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        """Classify many texts; repeated texts (retweets, reposts) are scored once."""
+        seen: dict[str, Classification] = {}
+        out: list[Classification] = []
+        for text in texts:
+            result = seen.get(text)
+            if result is None:
+                result = seen[text] = self.classify(text)
+            out.append(result)
+        return out
+
+    def praise_topics(self, text: str, *, classification: Classification | None = None) -> tuple[str, ...]:
+        """Names of the praise topics a positive text mentions; () for any other text."""
+        if not self._praise:
+            return ()
+        result = classification if classification is not None else self.classify(text)
+        if result.sentiment != "positive":
+            return ()
+        return self._praise.match(words(text))
+
+
+_HANDLE = re.compile(r"@\w+|(?:https?://|www\.)\S+")
+
+
+def _for_vader(text: str) -> str:
+    # brand handles and links are not the customer's words ("@HappyFoods" is not praise)
+    return _HANDLE.sub(" ", text)

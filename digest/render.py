@@ -1,0 +1,149 @@
+"""Summary -> email: jinja2 (autoescape, StrictUndefined, user templates first) and premailer (no network).
+
+Where the default templates live, decided once: an installed wheel carries the top-level `templates/`
+folder as package data at `digest/templates` (pyproject `force-include`); a source checkout or an
+editable install has no such folder and uses the repository's top-level `templates/` instead. A user's
+folder (`Templates(user_dir)`) comes first, so a user overrides one template by giving a file of the
+same name and inherits the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from premailer import Premailer
+
+from .analyze import Spike, Summary, plain_line
+from .errors import RenderError
+from .models import RenderedDigest
+
+__all__ = ["SUBJECT_CHARS", "Templates", "default_templates_dir", "render_alert", "render_digest"]
+
+SUBJECT_CHARS = 120  # one line that inbox lists and phones can still show most of
+_PACKAGED = Path(__file__).resolve().parent / "templates"
+_SOURCE_TREE = Path(__file__).resolve().parent.parent / "templates"
+
+log = logging.getLogger(__name__)
+
+
+def default_templates_dir() -> Path:
+    """The built-in templates: the wheel's package data, else the source tree's `templates/`."""
+    return _PACKAGED if _PACKAGED.is_dir() else _SOURCE_TREE
+
+
+def _number(value: float) -> str:
+    """Template filter: 1234 -> "1,234"."""
+    return f"{round(value):,}"
+
+
+class Templates:
+    """The jinja2 environment: the user's folder first, then the built-in templates."""
+
+    def __init__(self, user_dir: Path | None = None) -> None:
+        """Raises RenderError when `user_dir` is given but is not a folder."""
+        loaders: list[jinja2.BaseLoader] = []
+        if user_dir is not None:
+            if not Path(user_dir).is_dir():
+                raise RenderError(f"templates folder not found: {user_dir}")
+            loaders.append(jinja2.FileSystemLoader(str(user_dir)))
+        loaders.append(jinja2.FileSystemLoader(str(default_templates_dir())))
+        self.user_dir = user_dir
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(loaders),
+            # feed text is untrusted: every .html template escapes (they also say so with {% autoescape %})
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "html.j2"),
+                                                default_for_string=True, default=False),
+            undefined=jinja2.StrictUndefined,  # a misspelt variable is an error, not an empty hole
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["number"] = _number
+
+    def render(self, name: str, /, **context: Any) -> str:
+        """Render template `name`; raises RenderError naming the template file and line on any problem."""
+        try:
+            return self.env.get_template(name).render(**context)
+        except jinja2.TemplateNotFound as exc:
+            raise RenderError(f"template not found: {exc.name}") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise RenderError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise RenderError(f"{_template_position(exc, name)}: {exc}") from None
+
+
+def _template_position(exc: BaseException, name: str) -> str:
+    """`file:line` of the template frame that failed (jinja2 maps template lines into tracebacks)."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename.endswith(".j2"):
+            return f"{frame.filename}:{frame.lineno}"
+    return name
+
+
+# -- premailer -------------------------------------------------------------------------------------------
+
+_DOCTYPE = "<!DOCTYPE html>"
+
+
+def inline_css(html: str) -> str:
+    """CSS from <style> moved into style attributes for Gmail and Outlook; never touches the network.
+
+    `<style data-premailer="ignore">` blocks (media queries, dark mode) stay in the head as they are;
+    classes and !important stay because those blocks need them to override the inlined styles.
+    """
+    premailer = Premailer(
+        html,
+        base_url=None,
+        allow_network=False,  # premailer would otherwise fetch <link> stylesheets
+        keep_style_tags=False,
+        remove_classes=False,
+        strip_important=False,
+        disable_validation=True,  # cssutils does not know mso-* and other email-only properties
+        cssutils_logging_level=logging.CRITICAL,
+        exclude_pseudoclasses=True,
+    )
+    out: str = premailer.transform()
+    # lxml drops the doctype, and without it clients render in quirks mode
+    if not out.lstrip()[:9].lower().startswith("<!doctype"):
+        out = f"{_DOCTYPE}\n{out}"
+    return out
+
+
+# -- digests and alerts ----------------------------------------------------------------------------------
+
+_SPACE = re.compile(r"\s+")
+
+
+def _subject(raw: str) -> str:
+    """One header-safe line of at most SUBJECT_CHARS characters."""
+    line = plain_line(_SPACE.sub(" ", raw), SUBJECT_CHARS)
+    if not line:
+        raise RenderError("the subject template rendered an empty subject")
+    return line
+
+
+def render_digest(summary: Summary, *, recipient_name: str, templates: Templates) -> RenderedDigest:
+    """Subject, inlined HTML, plain text and preheader of one recipient's digest."""
+    context = {"summary": summary, "s": summary, "recipient_name": plain_line(recipient_name, 80)}
+    subject = _subject(templates.render("digest.subject.j2", **context))
+    preheader = plain_line(summary.headline, 200)
+    context.update(subject=subject, preheader=preheader)
+    html = inline_css(templates.render("digest.html.j2", **context))
+    text = templates.render("digest.txt.j2", **context)
+    return RenderedDigest(subject=subject, html=html, text=text, preheader=preheader)
+
+
+def render_alert(spike: Spike, *, templates: Templates, recipient_name: str = "") -> RenderedDigest:
+    """Subject, inlined HTML and plain text of a negative-spike alert."""
+    context: dict[str, Any] = {"spike": spike, "recipient_name": plain_line(recipient_name, 80)}
+    subject = _subject(templates.render("alert.subject.j2", **context))
+    preheader = plain_line(spike.summary_line, 200)
+    context.update(subject=subject, preheader=preheader)
+    html = inline_css(templates.render("alert.html.j2", **context))
+    text = templates.render("alert.txt.j2", **context)
+    return RenderedDigest(subject=subject, html=html, text=text, preheader=preheader)
