@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -25,8 +26,8 @@ from .text import safe_url
 
 __all__ = [
     "Capped", "Change", "ChannelRow", "Health", "HealthRow", "Kpi", "PhraseRow", "Praise", "Quote",
-    "Spike", "Summary", "TopicCount", "TopicRow", "Trend", "TrendBucket", "channel_label", "summarize",
-    "to_quotes",
+    "Spike", "Summary", "TopicCount", "TopicRow", "Trend", "TrendBucket", "channel_label", "plain_line",
+    "summarize", "to_quotes",
 ]
 
 # Caps: what an executive reads in 30 seconds, and what keeps the HTML far below Gmail's 102 KB clip.
@@ -41,7 +42,7 @@ MAX_HEALTH_ROWS = 8
 QUOTE_CHARS = 240
 # Phrase mining is the one step that is not vectorised; beyond this many complaint texts a fixed-seed
 # sample is as good an estimate and keeps a 100k-mention summary fast.
-PHRASE_SAMPLE = 4000
+PHRASE_SAMPLE = 2000
 # A source with no successful fetch for this long is reported as stale.
 STALE_AFTER = timedelta(hours=24)
 CHART_HEIGHT = 80  # px of the tallest trend bar
@@ -50,7 +51,10 @@ Direction = Literal["up", "down", "flat"]
 Tone = Literal["good", "bad", "neutral"]
 T = TypeVar("T")
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+# line breaks, controls, bidi overrides, lone surrogates and non-characters: none may reach a subject line,
+# and lxml (premailer) refuses the last two outright
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff"
+                      r"\ud800-\udfff\ufffe\uffff]")
 _CHANNEL_NAMES = {
     "call_center": "Call center", "twitter": "Twitter", "x": "X", "reddit": "Reddit", "youtube": "YouTube",
     "facebook": "Facebook", "instagram": "Instagram", "linkedin": "LinkedIn", "tiktok": "TikTok",
@@ -148,6 +152,22 @@ class Trend:
     buckets: tuple[TrendBucket, ...]
     peak: TrendBucket | None  # the busiest bucket, None when there were no mentions
     height: int = CHART_HEIGHT
+
+    @property
+    def ticks(self) -> tuple[tuple[str, int], ...]:
+        """(label, number of bars it spans) for the axis row: each label stands over its group of bars."""
+        out: list[tuple[str, int]] = []
+        for b in self.buckets:
+            if b.tick or not out:
+                out.append((b.label if b.tick else "", 1))
+            else:
+                out[-1] = (out[-1][0], out[-1][1] + 1)
+        return tuple(out)
+
+    @property
+    def bar_width(self) -> str:
+        """Each bar's share of the chart width, as an HTML width attribute value."""
+        return f"{100 / len(self.buckets):.2f}%" if self.buckets else "100%"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,7 +268,7 @@ class Health:
     ok: int
     problems: Capped[HealthRow]
     sentence: str
-    complete: bool  # every source fetched normally
+    complete: bool  # there are sources and every one fetched normally
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,6 +347,38 @@ class Spike:
         """How many times the usual rate (inf when there is no baseline)."""
         return self.negative / self.expected if self.expected > 0 else math.inf
 
+    @property
+    def ratio_display(self) -> str:
+        """ "4.2×", or "new" when there was no baseline."""
+        return f"{self.ratio:.1f}×" if math.isfinite(self.ratio) else "new"
+
+    @property
+    def window_label(self) -> str:
+        """`Tue 24 Nov 14:00–15:00 EST` (times as given, so pass them in the brand's zone)."""
+        s, e = self.start, self.end
+        end = f"{e:%H:%M %Z}" if e.date() == s.date() else f"{e:%a} {e.day} {e:%b %H:%M %Z}"
+        return f"{s:%a} {s.day} {s:%b %H:%M}–{end}".strip()
+
+    @property
+    def duration_label(self) -> str:
+        """`1 h`, `30 min`, `2 days`."""
+        minutes = round((self.end - self.start).total_seconds() / 60)
+        if minutes < 60:
+            return f"{minutes} min"
+        if minutes < 48 * 60:
+            return f"{minutes / 60:g} h"
+        return f"{minutes / 1440:g} days"
+
+    @property
+    def summary_line(self) -> str:
+        """`84 negative mentions in 1 h, 4.2× the usual 20 (Tue 24 Nov 14:00–15:00 EST).`"""
+        if math.isfinite(self.ratio):
+            usual = f", {self.ratio_display} the usual {self.expected:.0f}"
+        else:
+            usual = ", where there are usually none"
+        count = _plural(self.negative, "negative mention")
+        return f"{count} in {self.duration_label}{usual} ({self.window_label})."
+
 
 # -- formatting ------------------------------------------------------------------------------------------
 
@@ -364,7 +416,7 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{_n(n)} {word if n == 1 else (plural or word + 's')}"
 
 
-def _clean(value: object, limit: int) -> str:
+def plain_line(value: object, limit: int) -> str:
     """Untrusted text on one line (no CR/LF, controls or bidi overrides), cut on a word at `limit`."""
     if not isinstance(value, str):
         return ""
@@ -382,8 +434,8 @@ def channel_label(channel: str) -> str:
     """Display name of a channel key: call_center -> "Call center"."""
     if channel in _CHANNEL_NAMES:
         return _CHANNEL_NAMES[channel]
-    words = re.sub(r"[_\-]+", " ", channel).strip()
-    return words[:1].upper() + words[1:] if words else channel
+    words = plain_line(re.sub(r"[_\-]+", " ", channel), 40)
+    return words[:1].upper() + words[1:]
 
 
 def _ago(delta: timedelta) -> str:
@@ -417,7 +469,8 @@ def _points_change(now: float, before: float, against: str, *, up: Tone, display
     delta = now - before
     direction: Direction = "flat" if abs(delta) < 0.5 else "up" if delta > 0 else "down"
     display = "no change" if direction == "flat" else f"{_signed(delta)} pts"
-    return Change(against, before, display_before, round(delta, 2), None, direction, _tone(direction, up), display)
+    tone = _tone(direction, up)
+    return Change(against, before, display_before, round(delta, 2), None, direction, tone, display)
 
 
 def _tone(direction: Direction, up: Tone) -> Tone:
@@ -473,27 +526,35 @@ def _topic_lists(df: pd.DataFrame) -> pd.Series:
 def to_quotes(df: pd.DataFrame, tz: ZoneInfo | None = None) -> tuple[Quote, ...]:
     """Rows of a mentions frame as Quotes, in the frame's order, with times shown in `tz` (default UTC)."""
     out = []
-    for row in df.itertuples(index=False):
-        published = pd.Timestamp(row.published).to_pydatetime()
+    for row in df.to_dict("records"):
+        published = pd.Timestamp(row["published"]).to_pydatetime(warn=False)  # ns -> us is fine here
         if tz is not None:
             published = published.astimezone(tz)
-        influence = float(row.influence) if pd.notna(row.influence) else 0.0
+        influence = _number(row["influence"])
+        url = row["url"]
         out.append(Quote(
-            id=int(row.id),
-            text=_clean(row.text, QUOTE_CHARS) or _clean(row.title, QUOTE_CHARS),
-            url=safe_url(row.url if isinstance(row.url, str) else None),
-            channel=str(row.channel),
-            channel_label=channel_label(str(row.channel)),
-            author=_clean(row.author, 60),
-            title=_clean(row.title, 120),
+            id=int(row["id"]),
+            text=plain_line(row["text"], QUOTE_CHARS) or plain_line(row["title"], QUOTE_CHARS),
+            url=safe_url(url if isinstance(url, str) else None),
+            channel=str(row["channel"]),
+            channel_label=channel_label(str(row["channel"])),
+            author=plain_line(row["author"], 60),
+            title=plain_line(row["title"], 120),
             published=published,
             when=f"{published:%a} {published.day} {published:%b %H:%M}",
-            sentiment=str(row.sentiment),
-            score=float(row.score) if pd.notna(row.score) else 0.0,
+            sentiment=str(row["sentiment"]),
+            score=_number(row["score"]),
             influence=influence,
             influence_display=f"{_compact(influence)} reach" if influence > 0 else "",
         ))
     return tuple(out)
+
+
+def _number(value: object) -> float:
+    """A float column's value, 0.0 for missing (NaN or None)."""
+    if isinstance(value, numbers.Real) and not math.isnan(value):
+        return float(value)
+    return 0.0
 
 
 _COLUMNS = ("id", "source", "channel", "external_id", "url", "title", "text", "author", "published",
@@ -524,7 +585,7 @@ def _sentiment_codes(df: pd.DataFrame) -> np.ndarray:
 
 def _ns(df: pd.DataFrame) -> np.ndarray:
     """Published instants as int64 nanoseconds since the epoch (UTC)."""
-    return df["published"].dt.tz_convert("UTC").dt.as_unit("ns").to_numpy().view("int64")
+    return pd.DatetimeIndex(df["published"]).as_unit("ns").asi8
 
 
 # -- sections --------------------------------------------------------------------------------------------
@@ -581,7 +642,8 @@ def _channels(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str,
     def by_channel(df: pd.DataFrame) -> dict[str, tuple[int, int]]:
         if df.empty:
             return {}
-        g = df.assign(_neg=df["sentiment"].eq("negative")).groupby("channel", sort=False)["_neg"].agg(["size", "sum"])
+        negative = df["sentiment"].eq("negative")
+        g = negative.groupby(df["channel"], sort=False).agg(["size", "sum"])
         return {str(k): (int(v["size"]), int(v["sum"])) for k, v in g.iterrows()}
 
     now = by_channel(cur)
@@ -591,7 +653,9 @@ def _channels(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str,
     for key in keys:
         volume, negative = now.get(key, (0, 0))
         share = negative / volume * 100 if volume else 0.0
-        change = _count_change(volume, before.get(key, (0, 0))[0], against, up="neutral") if prev is not None else None
+        change = None
+        if prev is not None:
+            change = _count_change(volume, before.get(key, (0, 0))[0], against, up="neutral")
         rows.append(ChannelRow(key, channel_label(key), volume, _n(volume), negative, share,
                                _pct(share) if volume else "–", change))
     rows.sort(key=lambda r: (-r.volume, -(r.change.previous if r.change else 0), r.label))
@@ -620,25 +684,37 @@ def _topics(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str, topics: 
         prev_comp = prev[prev["complaint"].astype(bool)]
         before = {str(k): int(v) for k, v in _topic_pairs(prev_comp, topics)["topic"].value_counts().items()}
     total = len(comp)
-    names = sorted(set(counts.index) | set(before), key=lambda t: (-int(counts.get(t, 0)), -before.get(t, 0), t))
-    deltas = {str(t): int(counts.get(t, 0)) - before.get(t, 0) for t in names}
-    shown = [t for t in names if int(counts.get(t, 0)) > 0][:MAX_TOPICS]
-    # representative quote: the most negative complaint of the topic, the most influential among equals
+    now = {str(k): int(v) for k, v in counts.items()}
+    names = sorted(set(now) | set(before), key=lambda t: (-now.get(t, 0), -before.get(t, 0), t))
+    deltas = {t: now.get(t, 0) - before.get(t, 0) for t in names}
+    present = [t for t in names if now.get(t, 0) > 0]
+    shown = present[:MAX_TOPICS]
+    # representative quote: the most negative complaint of the topic, the most influential among equals,
+    # and not one an earlier topic already shows (a complaint often names two topics)
     quotes: dict[str, Quote] = {}
     if shown:
         ranked = pairs[pairs["topic"].isin(shown)].join(comp[["score", "influence"]], on="row")
-        best = ranked.sort_values(["score", "influence"], ascending=[True, False], kind="stable")
-        best = best.drop_duplicates("topic")
-        for topic, quote in zip(best["topic"], to_quotes(comp.loc[best["row"].to_numpy()], tz), strict=True):
-            quotes[str(topic)] = quote
+        ranked = ranked.sort_values(["score", "influence"], ascending=[True, False], kind="stable")
+        candidates = ranked.groupby("topic", sort=False).head(len(shown))  # enough to skip every earlier pick
+        by_topic = {str(t): g["row"].tolist() for t, g in candidates.groupby("topic", sort=False)}
+        used: set[int] = set()
+        picks: dict[str, int] = {}
+        for t in shown:
+            rows_of_topic = by_topic.get(t, [])
+            pick = next((r for r in rows_of_topic if r not in used), rows_of_topic[0] if rows_of_topic else None)
+            if pick is not None:
+                used.add(pick)
+                picks[t] = pick
+        for t, quote in zip(picks, to_quotes(comp.loc[list(picks.values())], tz), strict=True):
+            quotes[t] = quote
     rows = []
     for t in shown:
-        c = int(counts.get(t, 0))
+        c = now[t]
         share = c / total * 100 if total else 0.0
         change = _count_change(c, before.get(t, 0), against, up="bad") if prev is not None else None
-        rows.append(TopicRow(str(t), c, _n(c), share, _pct(share), change, quotes.get(str(t))))
+        rows.append(TopicRow(plain_line(t, 60), c, _n(c), share, _pct(share), change, quotes.get(t)))
     uncategorized = total - pairs["row"].nunique()
-    return Capped(tuple(rows), sum(1 for t in names if int(counts.get(t, 0)) > 0)), uncategorized, deltas
+    return Capped(tuple(rows), len(present)), uncategorized, deltas
 
 
 def _brand_words(brand: str) -> set[str]:
@@ -663,7 +739,7 @@ def _phrases(cur: pd.DataFrame, prev: pd.DataFrame | None, window: Window, previ
     # top_phrases compares rates as baseline_count * baseline_scale; sampling changes both counts
     scale = span * fc / fb
     found = top_phrases(sample["text"].astype(str).tolist(), base_sample["text"].astype(str).tolist(),
-                        limit=MAX_PHRASES * 3, baseline_scale=scale)
+                        limit=MAX_PHRASES * 3, baseline_scale=scale, exclude=[brand])
     brand_words = _brand_words(brand)
     rows = []
     for p in found:
@@ -677,12 +753,12 @@ def _phrases(cur: pd.DataFrame, prev: pd.DataFrame | None, window: Window, previ
             expected = baseline * span
             growth = "new" if expected == 0 else f"×{count / expected:.1f}"
         quote = to_quotes(sample.iloc[[p.examples[0]]], tz)[0] if p.examples else None
-        rows.append(PhraseRow(_clean(p.text, 60), count, ("≈" if fc < 1 else "") + _n(count), baseline,
+        rows.append(PhraseRow(plain_line(p.text, 60), count, ("≈" if fc < 1 else "") + _n(count), baseline,
                               p.emerging, growth, quote))
     emerging = [r for r in rows if r.emerging]
     note = f"from a sample of {_n(len(sample))} of {_n(len(comp))} complaints" if fc < 1 else ""
-    return (Capped(tuple(rows[:MAX_PHRASES]), len(rows)), Capped(tuple(emerging[:MAX_EMERGING]), len(emerging)),
-            note)
+    top = Capped(tuple(rows[:MAX_PHRASES]), len(rows))
+    return top, Capped(tuple(emerging[:MAX_EMERGING]), len(emerging)), note
 
 
 def _most_negative(cur: pd.DataFrame, tz: ZoneInfo) -> Capped[Quote]:
@@ -724,7 +800,7 @@ def _praise(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str, volume: 
                 hit = hit | texts.str.contains(_keyword_pattern(keywords), regex=True).to_numpy(dtype=bool)
             n = int(hit.sum())
             if n:
-                found.append(TopicCount(name, n, _n(n)))
+                found.append(TopicCount(plain_line(name, 60), n, _n(n)))
     found.sort(key=lambda t: (-t.count, t.name))
     ranked = pos.sort_values(["score", "influence"], ascending=[False, False], kind="stable")
     quotes = Capped(to_quotes(ranked.head(MAX_PRAISE_QUOTES), tz), count)
@@ -747,13 +823,16 @@ def _health(health: Sequence[SourceHealth], channels: Sequence[str] | None, now:
             f"last success {_ago(now - h.last_success)} ago"
         if failed:
             runs = max(h.consecutive_failures, 1)
-            error = _clean(h.last_error or "", 140)
+            error = plain_line(h.last_error or "", 140)
             detail = f"failed {'once' if runs == 1 else f'{runs} times in a row'}"
             detail += f" ({error})" if error else ""
             detail += f"; {since}"
+        elif h.last_success is None:
+            detail = since
         else:
-            detail = since if h.last_success is None else f"no successful fetch for {_ago(now - h.last_success)}"
-        rows.append(HealthRow(_clean(h.name, 80), channel_label(h.channel), "failed" if failed else "stale", detail))
+            detail = f"no successful fetch for {_ago(now - h.last_success)}"
+        status: Literal["failed", "stale"] = "failed" if failed else "stale"
+        rows.append(HealthRow(plain_line(h.name, 80), channel_label(h.channel), status, detail))
     rows.sort(key=lambda r: (r.status != "failed", r.name))
     total = len(relevant)
     if not total:
@@ -764,7 +843,8 @@ def _health(health: Sequence[SourceHealth], channels: Sequence[str] | None, now:
         hit = sorted({r.channel_label for r in rows})
         sentence = (f"{_n(len(rows))} of {_plural(total, 'source')} had problems, so figures for "
                     f"{', '.join(hit)} may be incomplete.")
-    return Health(total, total - len(rows), Capped(tuple(rows[:MAX_HEALTH_ROWS]), len(rows)), sentence, not rows)
+    problems = Capped(tuple(rows[:MAX_HEALTH_ROWS]), len(rows))
+    return Health(total, total - len(rows), problems, sentence, complete=total > 0 and not rows)
 
 
 def _kpis(cur: _Counts, prev: _Counts | None, against: str) -> tuple[Change | None, ...]:
@@ -787,7 +867,7 @@ def _headline(label: str, previous_label: str, cur: _Counts, prev: _Counts, topi
         text = f"No mentions were collected for {label}"
         if prev.volume:
             text += f" (after {_plural(prev.volume, 'mention')} in {previous_label})"
-        if not health.complete and health.total:
+        if health.problems.total:
             text += f"; {_n(health.problems.total)} of {_plural(health.total, 'source')} had problems"
         return text + "."
     share = f"negative share {_pct(cur.negative_share)}"
@@ -809,12 +889,12 @@ def _headline(label: str, previous_label: str, cur: _Counts, prev: _Counts, topi
     lead = f"{name} {verb} {abs(pct):.0f}% to {_n(now)}"
     sign = 1 if pct > 0 else -1
     if name == "Complaints":
-        drivers = sorted(((d * sign, t) for t, d in topic_deltas.items() if d * sign > 0), key=lambda x: (-x[0], x[1]))
+        drivers = sorted((-d * sign, t) for t, d in topic_deltas.items() if d * sign > 0)
         if drivers:
             lead += f", driven by {drivers[0][1]}" if sign > 0 else f", most of all in {drivers[0][1]}"
     else:
-        moved = sorted(((r.change.delta * sign, r.label) for r in channels if r.change and r.change.delta * sign > 0),
-                       key=lambda x: (-x[0], x[1]))
+        moved = sorted((-r.change.delta * sign, r.label) for r in channels
+                       if r.change and r.change.delta * sign > 0)
         if moved and len(channels) > 1:
             lead += f", mostly on {moved[0][1]}"
     return f"{lead}; {share}."
@@ -854,10 +934,10 @@ def summarize(
     vs_ago = _kpis(c_cur, _counts(ago), ago_label or "") if ago is not None else (None,) * 4
     kpis = [
         Kpi("volume", "Mentions", c_cur.volume, _n(c_cur.volume), vs_prev[0], vs_ago[0]),
-        Kpi("negative_share", "Negative", c_cur.negative_share, _pct(c_cur.negative_share) if c_cur.volume else "–",
-            vs_prev[1], vs_ago[1]),
-        Kpi("net_sentiment", "Net sentiment", c_cur.net, _signed(c_cur.net) if c_cur.volume else "–",
-            vs_prev[2], vs_ago[2]),
+        Kpi("negative_share", "Negative", c_cur.negative_share,
+            _pct(c_cur.negative_share) if c_cur.volume else "–", vs_prev[1], vs_ago[1]),
+        Kpi("net_sentiment", "Net sentiment", c_cur.net,
+            _signed(c_cur.net) if c_cur.volume else "–", vs_prev[2], vs_ago[2]),
         Kpi("complaints", "Complaints", c_cur.complaints, _n(c_cur.complaints), vs_prev[3], vs_ago[3]),
     ]
     prev_or_none = prev if has_previous else None
@@ -867,7 +947,7 @@ def summarize(
     data_health = _health(health, wanted, now)
     local_now = now.astimezone(tz)
     return Summary(
-        brand=_clean(brand, 80),
+        brand=plain_line(brand, 80),
         period=window.period,
         window=window,
         window_label=window.label,
@@ -878,7 +958,8 @@ def summarize(
         timezone=str(tz.key),
         channels_filter=wanted or (),
         filter_note=("Filtered to: " + ", ".join(channel_label(c) for c in wanted)) if wanted else "",
-        headline=_headline(window.label, against, c_cur, c_prev, topic_deltas, channel_rows.rows, data_health),
+        headline=_headline(window.label, against, c_cur, c_prev, topic_deltas, channel_rows.rows,
+                           data_health),
         has_previous=has_previous,
         volume=kpis[0],
         negative_share=kpis[1],

@@ -64,6 +64,11 @@ _NEGATORS: Final = frozenset(
     "not no never dont doesnt didnt isnt wasnt arent werent cant cannot couldnt wont wouldnt "
     "shouldnt havent hasnt hadnt aint nobody nothing nor without hardly barely neither".split()
 )
+_NOT_FORMS: Final = frozenset(
+    "dont doesnt didnt isnt wasnt arent werent cant cannot couldnt wont wouldnt shouldnt havent hasnt "
+    "hadnt aint mustnt neednt".split()
+)
+_AUXILIARIES: Final = frozenset("do does did is are was were has have had will would could can should am must".split())
 _NEGATOR_ALONE: Final = 0.4
 _NEGATION_SCOPE: Final = 3
 _BOOSTERS: Final = frozenset(
@@ -78,11 +83,33 @@ _EMOJI_POS: Final = frozenset("😀😁😃😄😊😍🥰😘😎👍👏🙌�
 _EMOJI_WEIGHT: Final = 1.0
 
 _STOP = "|"  # a sentence or clause boundary: cues never span one
+# "?!" and "???" read as exasperation, not as a question
+_INTERROBANG: Final = re.compile(r"\?\s*!|!\s*\?|\?\s*\?\s*\?")
+_INTERROBANG_WEIGHT: Final = 0.8
+# a problem word inside a question ("is my flight delayed?") is often a status check, and praise
+# there ("is it on time?") is no praise: they count this much; rhetorical questions ("why is it
+# always late?") are listed apart and count in full
+_QUESTION_DAMP: Final = 0.6
+# short function words for splitting run-together hashtags ("#whereismybag")
+_COMMON: Final = frozenset(
+    "a i am an and are as at be been but by can did do does for from get got had has have he her "
+    "him his how if in is it its me my no not now of off on or our out she so that the their them "
+    "then there they this to too up us was we were what when where who why will with you your".split()
+)
+
+
+# words whose stem would meet another cue's ("please"/"pleased", "evening"/"even")
+_UNSTEMMED: Final = frozenset(
+    "please nothing something anything everything morning evening during bring thing news always "
+    "united need needs feed speed".split()
+)
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light English stem, equal for a word's plural and verb forms ("refunds", "refunded")."""
+    if word in _UNSTEMMED:
+        return word
     w = word
     for suffix in ("ation", "ing", "ed"):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
@@ -104,16 +131,48 @@ class _Token:
     emphasis: float = 1.0  # capitals or elongation ("SOOO", "NEVER")
     negator: bool = False
     boundary: bool = False
+    aux: bool = False  # "did", "is", "can": dropped before "not"
+    asks: bool = False  # a boundary that ends a question ("?" without "!")
+    ends: bool = False  # a boundary that ends a sentence (not a comma)
     contrast: bool = False  # "but": what follows outweighs what came before
 
 
 def _split_hashtag(tag: str) -> list[str]:
-    # "#NeverAgain" -> ["never", "again"]; lower-case tags stay one word
+    """The words of a hashtag: "#NeverAgain" by its capitals, "#neveragain" by known words."""
     parts = _CAMEL.findall(tag)
-    return [p.lower() for p in parts] if len(parts) > 1 else [tag.lower()]
+    if len(parts) > 1:
+        return [p.lower() for p in parts]
+    return list(_segment(tag.lower()))
 
 
-def _word_forms(word: str) -> tuple[str, float]:
+@functools.lru_cache(maxsize=1 << 14)
+def _segment(tag: str) -> tuple[str, ...]:
+    """Split a run-together tag into known words where that explains most of it ("badservice")."""
+    if len(tag) < 6 or len(tag) > 40:
+        return (tag,)
+    vocab = _vocabulary()
+    n = len(tag)
+    # best[i] = (score, words) for tag[:i]; a known word scores its length squared, so that
+    # long words win, and an unknown stretch costs its length
+    best: list[tuple[int, tuple[str, ...]]] = [(0, ())] + [(-(10**9), ())] * n
+    for i in range(1, n + 1):
+        for j in range(max(0, i - 20), i):
+            piece = tag[j:i]
+            gain = len(piece) ** 2 if piece in vocab else -len(piece)
+            cand = best[j][0] + gain
+            if cand > best[i][0]:
+                prev = best[j][1]
+                # unknown letters next to each other form one stretch
+                if gain < 0 and prev and prev[-1] not in vocab:
+                    best[i] = (cand, (*prev[:-1], prev[-1] + piece))
+                else:
+                    best[i] = (cand, (*prev, piece))
+    score, parts_found = best[n]
+    known = sum(len(p) for p in parts_found if p in vocab)
+    return parts_found if known * 3 >= n * 2 and len(parts_found) > 1 else (tag,)
+
+
+def _word_forms(word: str, known: frozenset[str]) -> tuple[str, float]:
     """The dictionary form of a word as typed and its emphasis (caps, elongation)."""
     emphasis = 1.0
     if len(word) >= 3 and word.isupper():
@@ -123,25 +182,49 @@ def _word_forms(word: str) -> tuple[str, float]:
         emphasis = max(emphasis, 1.2)
         double = _ELONGATED.sub(r"\1\1", low)
         single = _ELONGATED.sub(r"\1", low)
-        low = single if (stem(single) in _known_words() and stem(double) not in _known_words()) else double
+        # "sooo" -> "so", "goood" -> "good": whichever the lexicons know
+        low = single if (stem(single) in known and stem(double) not in known) else double
     return low, emphasis
 
 
-def _tokens(text: str) -> Iterator[_Token | tuple[str, str]]:
+def _word_token(low: str, emphasis: float = 1.0) -> _Token:
+    """The token of one lower-case word without apostrophes."""
+    if low in _NUMBER_WORDS:
+        return _Token("<num>")
+    if low in _ORDINAL_WORDS:
+        return _Token("<ord>")
+    if low == "but":
+        return _Token(_STOP, boundary=True, contrast=True)
+    if low in _NOT_FORMS:  # "doesn't", "isn't", "can't" all say "not"
+        return _Token("not", emphasis, negator=True)
+    return _Token(stem(low), emphasis, negator=low in _NEGATORS, aux=low in _AUXILIARIES)
+
+
+def _tokens(text: str, known: frozenset[str] | None = None) -> Iterator[_Token | tuple[str, str]]:
     """Normalized tokens; emoticons and emoji come out as ("emo", symbol) pairs."""
+    prev_aux = False
+    held = _Token(_STOP, boundary=True)
+    for tok in _raw_tokens(text, _known_words() if known is None else known):
+        # "did not", "is not", "can not" say what "didn't", "isn't", "can't" say: "not"
+        if isinstance(tok, _Token) and tok.stem == "not" and prev_aux:
+            pass
+        elif prev_aux:
+            yield held
+        prev_aux = isinstance(tok, _Token) and tok.aux
+        if prev_aux:
+            held = tok
+        else:
+            yield tok
+    if prev_aux:
+        yield held
+
+
+def _raw_tokens(text: str, known: frozenset[str]) -> Iterator[_Token | tuple[str, str]]:
     for m in _TOKEN.finditer(text.translate(_APOSTROPHES)):
         kind = m.lastgroup
         value = m.group()
         if kind == "word":
-            low, emphasis = _word_forms(value)
-            if low in _NUMBER_WORDS:
-                yield _Token("<num>")
-            elif low in _ORDINAL_WORDS:
-                yield _Token("<ord>")
-            elif low == "but":
-                yield _Token(_STOP, boundary=True, contrast=True)
-            else:
-                yield _Token(stem(low), emphasis, negator=low in _NEGATORS)
+            yield _word_token(*_word_forms(value, known))
         elif kind == "num":
             yield _Token("<num>")
         elif kind == "ord":
@@ -150,10 +233,11 @@ def _tokens(text: str) -> Iterator[_Token | tuple[str, str]]:
             yield _Token("<money>")
         elif kind == "hashtag":
             for part in _split_hashtag(value[1:]):
-                yield _Token(stem(part), negator=part in _NEGATORS)
+                yield _word_token(part)
             yield _Token(_STOP, boundary=True)
         elif kind == "stop":
-            yield _Token(_STOP, boundary=True)
+            asks = "?" in value and "!" not in value
+            yield _Token(_STOP, boundary=True, asks=asks, ends=asks or any(c in value for c in ".!?\n"))
         elif kind in ("emoticon", "emoji"):
             yield ("emo", value.lower())
         # urls and @mentions carry no sentiment of the customer's own
@@ -166,23 +250,16 @@ def words(text: str) -> list[str]:
 
 # --- lexicons -----------------------------------------------------------------------------------
 
-_KINDS: Final = ("complaint", "praise", "mocking", "resolved", "no_problem", "request", "sympathy")
+_KINDS: Final = ("complaint", "rhetorical", "praise", "mocking", "resolved", "no_problem", "request", "sympathy")
+
+
+_PLACEHOLDERS: Final = {"<num>": "2", "<ord>": "3rd", "<money>": "$5"}
 
 
 def _phrase_key(phrase: str) -> tuple[str, ...]:
-    out: list[str] = []
-    for raw in phrase.split():
-        if raw.startswith("<") and raw.endswith(">"):
-            out.append(raw)
-            continue
-        low = raw.lower().replace("'", "")
-        if low in _NUMBER_WORDS:
-            out.append("<num>")
-        elif low in _ORDINAL_WORDS:
-            out.append("<ord>")
-        else:
-            out.append(stem(low))
-    return tuple(out)
+    """A cue phrase normalized exactly as text is, so that "didn't get" = "did not get"."""
+    text = " ".join(_PLACEHOLDERS.get(w, w) for w in phrase.split())
+    return tuple(t.stem for t in _tokens(text, frozenset()) if isinstance(t, _Token) and not t.boundary)
 
 
 @functools.cache
@@ -190,20 +267,9 @@ def _lexicon() -> tuple[dict[tuple[str, ...], dict[str, float]], dict[str, int]]
     """Every cue phrase -> {kind: weight}, and per first word the longest phrase it starts."""
     cues: dict[tuple[str, ...], dict[str, float]] = {}
     longest: dict[str, int] = {}
-    folder = resources.files("digest") / "lexicon"
     for kind in _KINDS:
-        for lineno, line in enumerate((folder / f"{kind}.txt").read_text("utf-8").splitlines(), 1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            weight, _, phrase = line.partition(" ")
-            try:
-                value = float(weight)
-            except ValueError:
-                raise ValueError(f"lexicon/{kind}.txt:{lineno}: weight {weight!r} is not a number") from None
+        for _, value, phrase in _read(f"{kind}.txt"):
             key = _phrase_key(phrase)
-            if not key:
-                raise ValueError(f"lexicon/{kind}.txt:{lineno}: no phrase after the weight")
             cues.setdefault(key, {})[kind] = value
             longest[key[0]] = max(longest.get(key[0], 0), len(key))
     return cues, longest
@@ -214,9 +280,39 @@ def _known_words() -> frozenset[str]:
     return frozenset(w for key in _lexicon()[0] for w in key)
 
 
+def _read(name: str) -> Iterator[tuple[int, float, str]]:
+    """(line number, weight, phrase) of each entry of a lexicon file."""
+    folder = resources.files("digest") / "lexicon"
+    for lineno, line in enumerate((folder / name).read_text("utf-8").splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        weight, _, phrase = line.partition(" ")
+        try:
+            value = float(weight)
+        except ValueError:
+            raise ValueError(f"lexicon/{name}:{lineno}: weight {weight!r} is not a number") from None
+        if not phrase.strip():
+            raise ValueError(f"lexicon/{name}:{lineno}: no phrase after the weight")
+        yield lineno, value, phrase.strip()
+
+
+@functools.cache
+def _vocabulary() -> frozenset[str]:
+    """Surface words known to be English here: the cue phrases, VADER's lexicon, common words."""
+    out = {w.lower().replace("'", "") for kind in _KINDS for _, _, p in _read(f"{kind}.txt")
+           for w in p.split() if not w.startswith("<")}
+    out.update(w for w in _vader().lexicon if w.isalpha() and len(w) > 2)
+    out.update(_COMMON)
+    return frozenset(out)
+
+
 @functools.cache
 def _vader() -> SentimentIntensityAnalyzer:
-    return SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    for _, valence, word in _read("vader_override.txt"):
+        analyzer.lexicon[word] = valence
+    return analyzer
 
 
 # --- evidence -----------------------------------------------------------------------------------
@@ -245,16 +341,23 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
         elif t[1] in _EMOTICONS_POS or t[1] in _EMOJI_POS:
             ev.praise += _EMOJI_WEIGHT
     ev.question = "?" in text
+    if _INTERROBANG.search(text):
+        ev.complaint += _INTERROBANG_WEIGHT
     n = len(toks)
     # a contrast ("..., but ...") halves what came before it and raises what follows
     contrast_at = max((i for i, t in enumerate(toks) if t.contrast), default=-1)
     negator_used = [False] * n
-    sentence_start = True
+    # evidence of the current sentence, softened if it turns out to be a question
+    pending = pending_praise = 0.0
     i = 0
     while i < n:
         tok = toks[i]
         if tok.boundary:
-            sentence_start = True
+            if tok.ends:
+                damp = _QUESTION_DAMP if tok.asks else 1.0
+                ev.complaint += pending * damp
+                ev.praise += pending_praise * damp
+                pending = pending_praise = 0.0
             i += 1
             continue
         span = longest.get(tok.stem, 0)
@@ -265,7 +368,6 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
             if match is not None:
                 break
         if match is None:
-            sentence_start = False
             i += 1
             continue
         # negation: a free negator shortly before, within the clause
@@ -284,15 +386,19 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
         if contrast_at >= 0:
             scale *= 0.5 if i < contrast_at else 1.5
         for kind, weight in match.items():
+            if kind == "praise" and "mocking" in match:
+                continue  # listed as both: sarcasm-prone decides
             w = weight * scale
             if kind == "complaint":
                 if not negated:
-                    ev.complaint += w
+                    pending += w
+            elif kind == "rhetorical":
+                ev.complaint += w
             elif kind in ("praise", "mocking"):
                 if negated:  # "not helpful", "never on time"
                     ev.complaint += 0.8 * w
                 elif kind == "praise":
-                    ev.praise += w
+                    pending_praise += w
                 else:
                     ev.mocking += w
             elif kind == "resolved":
@@ -302,14 +408,15 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
                     ev.resolved += w
             elif kind == "no_problem":
                 ev.praise += w
-            elif kind == "request" and sentence_start:
+            elif kind == "request":
                 ev.request = True
             elif kind == "sympathy":
                 ev.sympathy += w
         for j in range(i, i + length):  # a negator inside a cue is spent ("no response")
             negator_used[j] = True
-        sentence_start = False
         i += length
+    ev.complaint += pending
+    ev.praise += pending_praise
     ev.complaint += _NEGATOR_ALONE * sum(
         1 for t, used in zip(toks, negator_used, strict=True) if t.negator and not used
     )
@@ -320,10 +427,12 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
 
 # Thresholds on the evidence sums; set by reasoning about cue weights (one clear problem report
 # = 1.0), not fitted to any data set.
-_NEGATIVE_AT: Final = 1.0
+_NEGATIVE_AT: Final = 0.6
 _POSITIVE_AT: Final = 0.8
 _VADER_WEIGHT: Final = 1.5
 _TEXTBLOB_WEIGHT: Final = 1.0
+_MOCKED_AT: Final = 0.8  # a reported problem this clear makes "great" sarcastic
+_SINCERE_AT: Final = 1.5  # this much praise that is rarely sarcastic keeps "great" sincere
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,14 +449,19 @@ def _decide(ev: _Evidence, compound: float, polarity: float) -> _Decision:
     if ev.request and ev.complaint < 1.5:
         neg *= 0.5  # "can I change my flight?" asks, it does not complain
     lexical_pos = _VADER_WEIGHT * max(0.0, compound) + _TEXTBLOB_WEIGHT * max(0.0, polarity)
+    if ev.complaint >= _NEGATIVE_AT:
+        # a concrete problem report outweighs words that merely sound positive ("I thought you
+        # were the best... on hold for an hour")
+        lexical_pos *= 0.5
     if ev.resolved > 0 and (ev.praise + ev.mocking) > 0:
         # thanks for a fix: the problem mentioned is the story, the thanks the verdict
         neg *= 0.5
         pos = ev.praise + ev.mocking + ev.resolved + lexical_pos
-    elif neg >= _NEGATIVE_AT and ev.mocking > 0:
-        # "great, another delay": sarcasm-prone praise next to a problem counts against
+    elif ev.complaint >= _MOCKED_AT and ev.mocking > 0 and ev.praise < _SINCERE_AT:
+        # "great, another delay": sarcasm-prone praise next to a problem, and no praise that is
+        # rarely sarcastic ("kudos", "helpful"), counts against
         neg += ev.mocking
-        pos = ev.praise * 0.5
+        pos = ev.praise
     else:
         pos = ev.praise + ev.mocking + lexical_pos
     sentiment: Sentiment
@@ -358,7 +472,8 @@ def _decide(ev: _Evidence, compound: float, polarity: float) -> _Decision:
     else:
         sentiment = "neutral"
     score = math.tanh((pos - neg) / 2.0)
-    complaint = sentiment == "negative" and ev.complaint + ev.mocking > ev.sympathy
+    # negative about the company is dissatisfaction; sympathy ("so sorry to hear") is not
+    complaint = sentiment == "negative" and ev.sympathy < neg
     return _Decision(sentiment, complaint, score)
 
 

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 
-from . import periods, pipeline
+from . import alerts, periods, pipeline
 from .config import Config, config_dir, load_config, outbox_dir, smtp_settings
 from .errors import ConfigError, DigestError, ExitStatus
 from .mailer import Mailer, OutboxMailer, SmtpMailer
@@ -218,13 +218,41 @@ def run(c: Context, period: Period | None) -> None:
     try:
         report = pipeline.ingest(config, store, now=now)
         ingest_status = _report_ingest(report)
+        alert_status = _report_alert(alerts.check_alerts(config, store, mailer, now=now, templates=c.templates()))
         deliveries = pipeline.send_due(config, store, mailer, now=now, templates=c.templates(), period=period)
     finally:
         store.close()
     send_status = _report_deliveries(deliveries, mailer)
-    if ExitStatus.FAILURE in (ingest_status, send_status):
+    if ExitStatus.FAILURE in (ingest_status, send_status, alert_status):
         sys.exit(ExitStatus.FAILURE)
     sys.exit(ingest_status)
+
+
+def _report_alert(outcome: alerts.AlertOutcome) -> ExitStatus:
+    if outcome.spike is not None:
+        sp = outcome.spike
+        click.echo(f"spike: {sp.negative} negative mentions in {sp.hours * 60:.0f} min "
+                   f"(usual {sp.expected:.1f}); phrases: {', '.join(sp.phrases) or '-'}")
+    for line in outcome.failed:
+        click.echo(f"  alert failed: {line}")
+    click.echo(f"alerts: {len(outcome.sent)} sent, {len(outcome.failed)} failed"
+               + (f" · {outcome.note}" if outcome.note else ""))
+    return ExitStatus.FAILURE if outcome.failed else ExitStatus.OK
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Detect and report, send nothing.")
+@pass_ctx
+def alert(c: Context, dry_run: bool) -> None:
+    """Check for a spike of negative mentions now; alert the on-call recipients once per spike."""
+    config = c.config()
+    store, mailer = c.store(), c.mailer()
+    try:
+        outcome = alerts.check_alerts(config, store, mailer, now=datetime.now(timezone.utc),
+                                      templates=c.templates(), dry_run=dry_run)
+    finally:
+        store.close()
+    sys.exit(_report_alert(outcome))
 
 
 @cli.command()

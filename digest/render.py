@@ -9,26 +9,33 @@ same name and inherits the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from premailer import Premailer
 
-from .analyze import Spike, Summary, plain_line
+from .analyze import Capped, Spike, Summary, plain_line
 from .errors import RenderError
 from .models import RenderedDigest
 
-__all__ = ["SUBJECT_CHARS", "Templates", "default_templates_dir", "render_alert", "render_digest"]
+__all__ = [
+    "HTML_BUDGET", "SUBJECT_CHARS", "Templates", "default_templates_dir", "inline_css", "render_alert",
+    "render_digest",
+]
 
 SUBJECT_CHARS = 120  # one line that inbox lists and phones can still show most of
+HTML_BUDGET = 100_000  # bytes; Gmail clips a message's HTML beyond about 102 KB and hides the rest
 _PACKAGED = Path(__file__).resolve().parent / "templates"
 _SOURCE_TREE = Path(__file__).resolve().parent.parent / "templates"
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def default_templates_dir() -> Path:
@@ -117,6 +124,12 @@ def inline_css(html: str) -> str:
 # -- digests and alerts ----------------------------------------------------------------------------------
 
 _SPACE = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def _tidy_text(text: str) -> str:
+    """At most one blank line in a row: optional sections leave gaps that a reader should not see."""
+    return _BLANK_LINES.sub("\n\n", text)
 
 
 def _subject(raw: str) -> str:
@@ -127,14 +140,46 @@ def _subject(raw: str) -> str:
     return line
 
 
+def _keep(capped: Capped[T], n: int) -> Capped[T]:
+    return Capped(capped.rows[:n], capped.total)
+
+
+def _shrunk(summary: Summary) -> Iterator[Summary]:
+    """The summary with ever fewer quotes: the last resort when hostile or huge text overflows the budget.
+
+    Caps in analyze keep ordinary digests at about half the budget; only text built to expand when
+    escaped (every character a `"` or `&`) and maximal URLs get here. Totals stay, so "and N more" is right.
+    """
+    yield summary
+    for quotes, topics, phrases in ((3, 8, 6), (1, 5, 3), (0, 5, 0)):
+        praise = summary.praise
+        yield dataclasses.replace(
+            summary,
+            most_negative=_keep(summary.most_negative, quotes),
+            most_influential=_keep(summary.most_influential, quotes),
+            emerging=_keep(summary.emerging, quotes),
+            praise=dataclasses.replace(praise, quotes=_keep(praise.quotes, min(quotes, 1))),
+            topics=Capped(tuple(t if quotes else dataclasses.replace(t, quote=None)
+                                for t in summary.topics.rows[:topics]), summary.topics.total),
+            phrases=_keep(summary.phrases, phrases),
+        )
+
+
 def render_digest(summary: Summary, *, recipient_name: str, templates: Templates) -> RenderedDigest:
-    """Subject, inlined HTML, plain text and preheader of one recipient's digest."""
-    context = {"summary": summary, "s": summary, "recipient_name": plain_line(recipient_name, 80)}
+    """Subject, inlined HTML (under HTML_BUDGET bytes), plain text and preheader of one recipient's digest."""
+    context: dict[str, Any] = {"summary": summary, "recipient_name": plain_line(recipient_name, 80)}
     subject = _subject(templates.render("digest.subject.j2", **context))
     preheader = plain_line(summary.headline, 200)
     context.update(subject=subject, preheader=preheader)
-    html = inline_css(templates.render("digest.html.j2", **context))
-    text = templates.render("digest.txt.j2", **context)
+    text = _tidy_text(templates.render("digest.txt.j2", **context))  # no size limit: it keeps every quote
+    html = ""
+    for fitted in _shrunk(summary):
+        html = inline_css(templates.render("digest.html.j2", **{**context, "summary": fitted}))
+        if len(html.encode()) <= HTML_BUDGET:
+            break
+        log.info("digest HTML is %d bytes, over %d: leaving out quotes", len(html.encode()), HTML_BUDGET)
+    else:
+        log.warning("digest HTML is %d bytes even without quotes; Gmail may clip it", len(html.encode()))
     return RenderedDigest(subject=subject, html=html, text=text, preheader=preheader)
 
 
@@ -145,5 +190,5 @@ def render_alert(spike: Spike, *, templates: Templates, recipient_name: str = ""
     preheader = plain_line(spike.summary_line, 200)
     context.update(subject=subject, preheader=preheader)
     html = inline_css(templates.render("alert.html.j2", **context))
-    text = templates.render("alert.txt.j2", **context)
+    text = _tidy_text(templates.render("alert.txt.j2", **context))
     return RenderedDigest(subject=subject, html=html, text=text, preheader=preheader)

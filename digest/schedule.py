@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import pipeline
+from . import alerts, pipeline
 from .config import Config
 from .errors import DigestError
 from .mailer import Mailer
@@ -58,6 +58,18 @@ def build_scheduler(config: Config, store: Store, mailer: Mailer, *, templates: 
         except DigestError as exc:
             log.error("send: %s", exc)
 
+    def alert_job() -> None:
+        try:
+            outcome = alerts.check_alerts(config, store, mailer, now=clock(), templates=templates)
+            if outcome.spike is not None:
+                log.warning("spike: %d negative mentions; alerts sent to %s", outcome.spike.negative,
+                            ", ".join(outcome.sent) or "nobody new")
+        except DigestError as exc:
+            log.error("alert: %s", exc)
+
+    if config.sources.alerts and config.sources.alerts.recipients:
+        every = max(1, min(15, config.sources.alerts.window_minutes // 4))
+        sched.add_job(alert_job, IntervalTrigger(minutes=every, timezone=timezone.utc), id="alerts")
     sched.add_job(ingest_job, IntervalTrigger(minutes=config.sources.ingest_every_minutes, timezone=timezone.utc),
                   id="ingest", next_run_time=clock())
     groups: dict[tuple[str, str], set[str]] = {}

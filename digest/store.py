@@ -400,6 +400,22 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
 
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or with None, delete) `key`."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(meta).where(meta.c.key == key))
+            if value is not None:
+                conn.execute(sa.insert(meta).values(key=key, value=value))
+
+    def count_mentions_between(self, start: datetime, end: datetime, *, sentiment: str | None = None) -> int:
+        """How many mentions (of `sentiment`, if given) were published in [start, end)."""
+        q = sa.select(sa.func.count()).select_from(mentions).where(mentions.c.published >= start,
+                                                                   mentions.c.published < end)
+        if sentiment is not None:
+            q = q.where(mentions.c.sentiment == sentiment)
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
     def setdefault_meta(self, key: str, value: str) -> str:
         """Set `key` once (first writer wins) and return the stored value."""
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,7 @@ HOSTILE_AUTHORS: tuple[str, ...] = (
 
 def empty() -> pd.DataFrame:
     """A frame with no rows and the store's columns and dtypes."""
-    return mentions(0, datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 1, 2, tzinfo=timezone.utc))
+    return mentions(0, datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
 
 
 def _cycle(value: Any, n: int) -> list[Any]:
@@ -100,18 +100,20 @@ def mentions(
     sentiments = _cycle(sentiment, n)
     channels = _cycle(channel, n)
     if at is not None:
-        published = [at.astimezone(timezone.utc)] * n
+        published = [at.astimezone(UTC)] * n
     else:
         span = (end - start) / max(n, 1)
         # the middle of each slice, so nothing lands exactly on a window boundary
-        published = [(start + span * i + span / 2).astimezone(timezone.utc) for i in range(n)]
+        published = [(start + span * i + span / 2).astimezone(UTC) for i in range(n)]
     if topics and not isinstance(topics[0], str):
         topic_lists = [list(t) for t in _cycle(list(topics), n)]
     else:
         topic_lists = [list(topics) for _ in range(n)]  # type: ignore[arg-type]
-    texts = _cycle(text, n) if text is not None else [
-        f"{s} mention {id_start + i} on {c}" for i, (s, c) in enumerate(zip(sentiments, channels, strict=True))
-    ]
+    if text is not None:
+        texts = _cycle(text, n)
+    else:
+        pairs = enumerate(zip(sentiments, channels, strict=True))
+        texts = [f"{s} mention {id_start + i} on {c}" for i, (s, c) in pairs]
     if url == "auto":
         urls: list[str | None] = [f"https://{c}.example/post/{id_start + i}" for i, c in enumerate(channels)]
     else:
@@ -131,11 +133,11 @@ def mentions(
             _cycle(polarity, n) if polarity is not None else [DEFAULT_POLARITY[s] for s in sentiments],
             dtype="float64"),
         "sentiment": sentiments,
-        "complaint": np.array(
-            _cycle(complaint, n) if complaint is not None else [s == "negative" for s in sentiments], dtype=bool),
+        "complaint": np.array(_cycle(complaint, n) if complaint is not None else
+                              [s == "negative" for s in sentiments], dtype=bool),
         "topics": pd.Series(topic_lists, dtype=object),
-        "score": np.array(
-            _cycle(score, n) if score is not None else [DEFAULT_SCORE[s] for s in sentiments], dtype="float64"),
+        "score": np.array(_cycle(score, n) if score is not None else
+                          [DEFAULT_SCORE[s] for s in sentiments], dtype="float64"),
     }
     return _typed(pd.DataFrame(data, index=pd.RangeIndex(n)))
 
@@ -159,7 +161,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-_WORDS = ("flight", "bag", "crew", "seat", "app", "gate", "refund", "delay", "service", "lounge", "meal", "wifi")
+_WORDS = ("flight", "bag", "crew", "seat", "app", "gate", "refund", "delay", "service", "lounge", "meal",
+          "wifi")
 _NEG = ("lost my bag again", "on hold for two hours", "cancelled without notice", "charged twice for seat",
         "rude gate agent", "app crashed at checkin", "no refund after six weeks", "delayed three hours")
 _POS = ("crew was wonderful", "smooth boarding", "great lounge", "on time and friendly", "loved the meal")
@@ -189,7 +192,8 @@ def random_mentions(
     published = pd.Series(np.sort(rng.integers(lo, hi, size=n)), dtype="int64").astype("datetime64[ns, UTC]")
     sent_idx = rng.choice(3, size=n, p=list(sentiment_weights))
     sentiments = np.array(["negative", "neutral", "positive"], dtype=object)[sent_idx]
-    polarity = np.where(sent_idx == 0, -rng.uniform(0.05, 1, n), np.where(sent_idx == 2, rng.uniform(0.05, 1, n), 0.0))
+    strength = rng.uniform(0.05, 1, n)
+    polarity = np.where(sent_idx == 0, -strength, np.where(sent_idx == 2, strength, 0.0))
     score = polarity * rng.uniform(0.5, 1.0, n)
     complaint = (sent_idx == 0) & (rng.random(n) < complaint_rate)
     chan = np.array(list(channels), dtype=object)[rng.integers(0, len(channels), n)]

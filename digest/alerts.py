@@ -1,0 +1,122 @@
+"""Spike alerts: negative volume in a recent window tested against its own history."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from datetime import datetime, timedelta, timezone
+
+from .analyze import Spike, channel_label, to_quotes
+from .config import Config
+from .errors import DigestError
+from .mailer import Mailer, build_message
+from .phrases import top_phrases
+from .render import Templates, render_alert
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+EPISODE_KEY = "alert_episode_last_seen"
+# Baseline negative texts sampled for phrase comparison (enough for rates, cheap to read).
+BASELINE_SAMPLE = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertOutcome:
+    spike: Spike | None
+    sent: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    note: str = ""
+
+
+def detect_spike(config: Config, store: Store, *, now: datetime) -> Spike | None:
+    """A Spike if negative mentions in the last `window_minutes` far exceed their usual rate, else None.
+
+    Usual rate: negatives per hour over the `baseline_days` before the window (or over the history the
+    store has, if shorter). The window must hold at least `min_negative` negatives, `ratio` times the
+    expected count, and three standard deviations above it (Poisson), so that quiet brands do not page
+    someone for three tweets.
+    """
+    rules = config.sources.alerts
+    if rules is None:
+        return None
+    start = now - timedelta(minutes=rules.window_minutes)
+    base_start = now - timedelta(days=rules.baseline_days)
+    first = store.first_published()
+    if first is not None and first > base_start:
+        base_start = min(first, start)
+    base_hours = max((start - base_start).total_seconds() / 3600, 0.0)
+    base_neg = store.count_mentions_between(base_start, start, sentiment="negative") if base_hours else 0
+    per_hour = base_neg / base_hours if base_hours else 0.0
+    current = store.mentions(start, now)
+    neg = current[current["sentiment"] == "negative"]
+    expected = per_hour * rules.window_minutes / 60
+    threshold = max(rules.min_negative, rules.ratio * expected, expected + 3 * math.sqrt(expected))
+    if len(neg) < threshold:
+        log.info("no spike: %d negative in %d min (expected %.1f, threshold %.1f)", len(neg),
+                 rules.window_minutes, expected, threshold)
+        return None
+    baseline = store.mentions(base_start, start)
+    baseline_texts = baseline.loc[baseline["sentiment"] == "negative", "text"].tolist()[-BASELINE_SAMPLE:]
+    scale = (rules.window_minutes / 60) / base_hours if base_hours else 1.0
+    phrases = top_phrases(neg["text"].tolist(), baseline_texts, limit=5, baseline_scale=scale,
+                          exclude=[config.sources.brand.name, *config.sources.brand.keywords])
+    worst = neg.sort_values(["score", "influence"], ascending=[True, False]).head(3)
+    channels = neg["channel"].value_counts()
+    return Spike(brand=config.sources.brand.name, start=start, end=now, negative=len(neg),
+                 baseline_per_hour=per_hour, phrases=tuple(p.text for p in phrases),
+                 examples=to_quotes(worst, config.tz), channels=tuple(channel_label(c) for c in channels.index),
+                 generated_at=now.astimezone(config.tz))
+
+
+def check_alerts(config: Config, store: Store, mailer: Mailer, *, now: datetime, templates: Templates,
+                 dry_run: bool = False) -> AlertOutcome:
+    """Detect a spike and alert `alerts.recipients` once per spike (an episode ends when the rate is normal)."""
+    rules = config.sources.alerts
+    if rules is None or not rules.recipients:
+        return AlertOutcome(None, note="no alerts configured (sources.yaml: alerts.recipients)")
+    spike = detect_spike(config, store, now=now)
+    raw = store.get_meta(EPISODE_KEY)
+    episode: dict[str, str] | None = json.loads(raw) if raw else None
+    if spike is None:
+        if episode:
+            store.set_meta(EPISODE_KEY, None)  # back to normal: the next spike is a new episode
+        return AlertOutcome(None, note="no spike")
+    if dry_run:
+        return AlertOutcome(spike, note="dry run: nothing sent")
+    window = timedelta(minutes=rules.window_minutes)
+    if episode is None or datetime.fromisoformat(episode["last_seen"]) < now - 2 * window:
+        # one key per window-sized slot: two runs racing on a new spike claim the same ledger rows
+        slot = int(now.timestamp() // window.total_seconds()) * window.total_seconds()
+        episode = {"key": f"alert:{datetime.fromtimestamp(slot, timezone.utc):%Y-%m-%dT%H:%MZ}"}
+    episode["last_seen"] = now.isoformat()
+    store.set_meta(EPISODE_KEY, json.dumps(episode))
+    key = episode["key"]
+    # every check during the episode tries each recipient; the ledger sends once and retries failures
+    rendered = None
+    sent: list[str] = []
+    failed: list[str] = []
+    try:
+        with mailer.session() as session:
+            for addr in rules.recipients:
+                token = store.claim_delivery(addr, key, now=now)
+                if token is None:
+                    continue
+                try:
+                    rendered = rendered or render_alert(spike, templates=templates)
+                    msg = build_message(rendered, sender=config.recipients.sender, to_name=addr.split("@")[0],
+                                        to_addr=addr, now=now, list_id=f"{config.sources.brand.name} alerts",
+                                        kind="alert")
+                    session.send(msg)
+                except DigestError as exc:
+                    store.finish_delivery(addr, key, token, now=now, error=str(exc))
+                    failed.append(f"{addr}: {exc}")
+                    continue
+                store.finish_delivery(addr, key, token, now=now, message_id=str(msg["Message-ID"]))
+                sent.append(addr)
+    except DigestError as exc:
+        failed.append(str(exc))
+    note = "" if sent or failed else "spike still running; already alerted"
+    return AlertOutcome(spike, tuple(sent), tuple(failed), note)

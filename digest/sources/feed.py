@@ -1,0 +1,264 @@
+"""The `feed` kind: RSS, Atom (feedparser, on bytes we fetched) and JSON Feed (json) into Mentions."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from ..config import FeedSource
+from ..errors import SourceError
+from ..models import Mention, SourceResult
+from ..text import html_to_text, matches_brand, one_line, safe_url, text_key
+from .http import FetchContext, fetch_bytes
+from .presets import Entry, Preset, get_preset
+
+ACCEPT = ("application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, "
+          "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
+_JSON_TYPES = ("application/feed+json", "application/json")
+_MAX_ID = 256  # longer ids (some feeds use the whole URL with tracking) are hashed
+_MAX_EXPANSION = 1024 * 1024  # what declared XML entities may add to a document, in bytes
+_ENTITY = re.compile(rb"<!ENTITY\s+([^\s%\"'>]+)\s+(?:\"([^\"]*)\"|'([^']*)')", re.DOTALL)
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_ALTERNATE = re.compile(r"<link\b[^>]*\btype=[\"']?application/(?:rss|atom)\+xml[^>]*>", re.IGNORECASE)
+_HREF = re.compile(r"\bhref=[\"']?([^\"'\s>]+)", re.IGNORECASE)
+
+
+def fetch(spec: FeedSource, ctx: FetchContext) -> SourceResult:
+    """Fetch and parse one feed; raise SourceError (fetch_source turns it into a result) on failure."""
+    preset = get_preset(spec.preset)  # an unknown preset fails before any network traffic
+    got = fetch_bytes(spec.url, ctx, timeout=spec.timeout, accept=ACCEPT)
+    if got.not_modified:
+        return SourceResult(spec.name, spec.channel, "not_modified", state=got.state)
+    entries = parse_feed(got.body, media_type=got.media_type, content_type=got.content_type, base_url=got.url)
+    mentions = to_mentions(entries, spec, ctx, preset)
+    return SourceResult(spec.name, spec.channel, "ok", tuple(mentions), items_seen=len(entries),
+                        state=got.state)
+
+
+def to_mentions(entries: Iterable[Entry], spec: FeedSource, ctx: FetchContext,
+                preset: Preset | None) -> list[Mention]:
+    """Entries -> Mentions: preset applied, brand filter, empty and repeated entries dropped."""
+    brand = ctx.config.sources.brand
+    out: list[Mention] = []
+    seen: set[str] = set()
+    for entry in entries:
+        if preset is not None:
+            entry = preset(entry)
+        mention = to_mention(entry, spec, ctx.now)
+        if mention is None or mention.external_id in seen:
+            continue
+        said = f"{mention.title}\n{mention.text}"
+        if spec.brand_filter and not matches_brand(said, brand.keywords, brand.exclude):
+            continue
+        seen.add(mention.external_id)
+        out.append(mention)
+    return out
+
+
+def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:
+    """One Mention, or None for an entry that says nothing (no title, no text)."""
+    text = entry.text or entry.title
+    if not text:
+        return None
+    external_id = entry.id.strip() or entry.link.strip() or text_key(f"{entry.title}\n{text}")
+    if len(external_id) > _MAX_ID:
+        external_id = hashlib.sha256(external_id.encode()).hexdigest()[:32]
+    # a feed's clock is not ours: an item "published" in the future would sit in a digest not yet due
+    published = min(entry.published, now) if entry.published else now
+    return Mention(source=spec.name, channel=spec.channel, external_id=external_id, url=safe_url(entry.link),
+                   title=entry.title, text=text, author=entry.author, published=published,
+                   influence=entry.influence)
+
+
+def parse_feed(body: bytes, *, media_type: str = "", content_type: str = "",
+               base_url: str = "") -> list[Entry]:
+    """Entries of an RSS, Atom, RDF or JSON feed; raise SourceError("not a feed: ...") if there is none."""
+    if not body.strip():
+        raise SourceError("not a feed: the response is empty")
+    if media_type in _JSON_TYPES or body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return parse_json_feed(body)
+    return parse_xml_feed(body, media_type=media_type, content_type=content_type, base_url=base_url)
+
+
+# -- JSON Feed ----------------------------------------------------------------------------------------
+
+
+def parse_json_feed(body: bytes) -> list[Entry]:
+    """Entries of a JSON Feed (https://jsonfeed.org/version/1.1)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # RecursionError: [[[[... nested too deep
+        raise SourceError(f"not a feed: invalid JSON ({one_line(str(exc))})") from None
+    if not isinstance(data, dict) or not str(data.get("version", "")).startswith("https://jsonfeed.org/version/"):
+        raise SourceError("not a feed: JSON without a jsonfeed.org version")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise SourceError("not a feed: JSON Feed without an items list")
+    base = _str(data.get("home_page_url")) or _str(data.get("feed_url"))
+    feed_author = _json_author(data)
+    return [_json_entry(item, base, feed_author) for item in items if isinstance(item, dict)]
+
+
+def _json_entry(item: Mapping[str, Any], base: str, feed_author: str) -> Entry:
+    link = _str(item.get("url")) or _str(item.get("external_url"))
+    content_html = _str(item.get("content_html"))
+    text = html_to_text(content_html) if content_html else _plain(_str(item.get("content_text")))
+    text = text or _plain(_str(item.get("summary")))
+    return Entry(
+        id=_str(item.get("id")),
+        link=_absolute(link, base),
+        title=one_line(_str(item.get("title"))),
+        text=text,
+        author=_json_author(item) or feed_author,
+        published=_iso_utc(_str(item.get("date_published")) or _str(item.get("date_modified"))),
+        raw=item,
+    )
+
+
+def _json_author(obj: Mapping[str, Any]) -> str:
+    authors = obj.get("authors")
+    first = authors[0] if isinstance(authors, list) and authors else obj.get("author")  # 1.1, then 1.0
+    return one_line(_str(first.get("name"))) if isinstance(first, dict) else ""
+
+
+def _iso_utc(value: str) -> datetime | None:
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _str(value: object) -> str:
+    """A JSON scalar as a string; objects, lists and null become ""."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _plain(value: str) -> str:
+    """Plain text tidied like html_to_text does, without reading `<` as markup."""
+    return html_to_text(html.escape(value, quote=False))
+
+
+# -- RSS, Atom, RDF ------------------------------------------------------------------------------------
+
+
+def parse_xml_feed(body: bytes, *, media_type: str = "", content_type: str = "",
+                   base_url: str = "") -> list[Entry]:
+    """Entries of an RSS, Atom or RDF feed parsed by feedparser from bytes (it never fetches anything)."""
+    _refuse_entity_bombs(body)
+    # no content-location: feedparser would resolve relative *ids* (Reddit's "t3_abc") against it, and
+    # the same feed read from a file and over HTTP must give the same ids; _absolute() fixes links instead
+    headers = {"content-type": content_type} if content_type else {}
+    # a BytesIO, not bytes or str: feedparser treats a string as a URL or a file name to open
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    entries = parsed.get("entries") or []
+    if not entries and not parsed.get("version"):
+        raise SourceError(f"not a feed: {_why_not(body, parsed, media_type)}")
+    return [_xml_entry(e, base_url) for e in entries]
+
+
+def _refuse_entity_bombs(body: bytes) -> None:
+    """Refuse documents whose declared entities would expand past _MAX_EXPANSION.
+
+    feedparser keeps only "simple" entity declarations, and expat stops billion-laughs nesting; but a
+    simple entity of a megabyte used a thousand times still blows up in feedparser's fallback parser.
+    """
+    view = _ascii_view(body)
+    first = _FIRST_ELEMENT.search(view)
+    prolog = view[: first.start()] if first else view
+    declared = _ENTITY.findall(prolog)
+    if not declared:
+        return
+    growth = 0
+    for name, double, single in declared[:200]:
+        value = double or single
+        growth += view.count(b"&" + name + b";") * len(value)
+    if len(declared) > 200 or growth > _MAX_EXPANSION:
+        raise SourceError("not a feed: its XML entity declarations would expand it past "
+                          f"{_MAX_EXPANSION // 1024 // 1024} MiB (an entity bomb?)")
+
+
+def _ascii_view(body: bytes) -> bytes:
+    """The body in an ASCII-compatible encoding, so that byte patterns find markup in UTF-16/32 too."""
+    head = body[:4]
+    for bom, codec in ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+                       (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le")):
+        if head.startswith(bom):
+            return body[len(bom):].decode(codec, "replace").encode("utf-8")
+    if head.startswith(b"\x00<") or head.startswith(b"<\x00"):
+        codec = "utf-16-be" if head.startswith(b"\x00") else "utf-16-le"
+        return body.decode(codec, "replace").encode("utf-8")
+    return body
+
+
+def _why_not(body: bytes, parsed: Mapping[str, Any], media_type: str) -> str:
+    """Why a body that feedparser read has no feed in it, for an ops person to act on."""
+    start = body[:4096].decode("utf-8", "replace")
+    if media_type in ("text/html", "application/xhtml+xml") or re.search(r"<(!doctype\s+html|html)\b", start,
+                                                                          re.IGNORECASE):
+        m = _ALTERNATE.search(body[:65536].decode("utf-8", "replace"))
+        href = _HREF.search(m.group(0)) if m else None
+        hint = f" (the page links to a feed: {html.unescape(href.group(1))})" if href else ""
+        return f"got an HTML page, not RSS/Atom{hint}"
+    exc = parsed.get("bozo_exception")
+    if exc is not None:
+        return f"no RSS, Atom or JSON Feed found ({one_line(str(exc), max_chars=160)})"
+    return "no RSS, Atom or JSON Feed found"
+
+
+def _xml_entry(e: Mapping[str, Any], base_url: str) -> Entry:
+    detail = e.get("author_detail")
+    author = e.get("author") or (detail.get("name") if isinstance(detail, Mapping) else "") or ""
+    return Entry(
+        id=str(e.get("id") or ""),
+        link=_absolute(str(e.get("link") or ""), base_url),
+        title=one_line(str(e.get("title") or "")),
+        text=html_to_text(_body_html(e)),
+        author=one_line(str(author)),
+        published=_struct_utc(e.get("published_parsed") or e.get("updated_parsed")
+                              or e.get("created_parsed")),
+        raw=e,
+    )
+
+
+def _body_html(e: Mapping[str, Any]) -> str:
+    """The fullest text an entry has: its first non-empty content, else its summary."""
+    for part in e.get("content") or []:
+        if isinstance(part, Mapping) and part.get("value"):
+            return str(part["value"])
+    return str(e.get("summary") or "")
+
+
+def _struct_utc(value: object) -> datetime | None:
+    """feedparser's *_parsed (a UTC time.struct_time) as an aware datetime."""
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _absolute(link: str, base: str) -> str:
+    """Resolve a relative link against an http(s) base; anything else is left for safe_url to judge."""
+    link = link.strip()
+    if link and base.startswith(("http://", "https://")) and not urlsplit(link).scheme:
+        try:
+            return urljoin(base, link)
+        except ValueError:
+            return link
+    return link

@@ -1,0 +1,241 @@
+"""The feed kind: each file in tests/feeds has its expected result beside it (NAME.expected.json), and is
+fetched as a local path, as a file: URL and over HTTP, which must all give that result.
+
+Regenerate the expected files after a deliberate change with DIGEST_REGEN_FEEDS=1 (then review the diff).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from tests.helpers_http import NOW, LocalServer, make_config, make_ctx, serving
+
+from digest.models import SourceResult
+from digest.sources import fetch_source
+from digest.sources.feed import parse_feed
+from digest.sources.presets import PRESETS
+
+FEEDS = Path(__file__).parent / "feeds"
+CASES = sorted(p for p in FEEDS.iterdir() if p.is_file() and not p.name.endswith(".expected.json"))
+MODES = ("path", "file_url", "http")
+TYPES = {".json": "application/feed+json", ".html": "text/html; charset=utf-8"}
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    with serving() as s:
+        for case in CASES:
+            s.static(f"/{case.name}", case.read_bytes(), TYPES.get(case.suffix, "application/xml"))
+        yield s
+
+
+def as_dict(result: SourceResult) -> dict[str, Any]:
+    """A result as JSON-able data, without the state (which holds a hash and, over HTTP, validators)."""
+    return {
+        "status": result.status,
+        "error": result.error,
+        "items_seen": result.items_seen,
+        "mentions": [{**dataclasses.asdict(m), "published": m.published.isoformat()} for m in result.mentions],
+    }
+
+
+def fetch_case(case: Path, mode: str, server: LocalServer, session: requests.Session,
+               source: dict[str, Any]) -> SourceResult:
+    url = {"path": f"feeds/{case.name}", "file_url": case.as_uri(), "http": server.url(f"/{case.name}")}[mode]
+    spec = {"name": "test feed", "kind": "feed", "url": url, "channel": "twitter", **source}
+    config = make_config(FEEDS.parent, [spec])
+    return fetch_source(config.sources.sources[0], make_ctx(config, session))
+
+
+def test_every_case_has_an_expected_result() -> None:
+    assert len(CASES) >= 10
+    missing = [c.name for c in CASES if not (FEEDS / f"{c.name}.expected.json").exists()]
+    assert not missing or os.environ.get("DIGEST_REGEN_FEEDS"), f"no expected result for {missing}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_feed_file(case: Path, mode: str, server: LocalServer, session: requests.Session) -> None:
+    expected_file = FEEDS / f"{case.name}.expected.json"
+    stored = json.loads(expected_file.read_text()) if expected_file.exists() else {"source": {}}
+    got = as_dict(fetch_case(case, mode, server, session, stored["source"]))
+    if os.environ.get("DIGEST_REGEN_FEEDS") and mode == "path":
+        expected_file.write_text(json.dumps({"source": stored["source"], "expected": got}, indent=2,
+                                            ensure_ascii=False) + "\n")
+    assert got == stored["expected"]
+
+
+def mentions_of(case: str, session: requests.Session, server: LocalServer, **source: Any) -> list[Any]:
+    result = fetch_case(FEEDS / case, "path", server, session, source)
+    assert result.status == "ok", result.error
+    return list(result.mentions)
+
+
+def test_hostile_text_comes_out_plain(session: requests.Session, server: LocalServer) -> None:
+    mentions = {m.external_id: m for m in mentions_of("rss_hostile.xml", session, server)}
+    first = mentions["hostile-1"]
+    assert first.title == "Acme Air lost my bag"  # the script element is gone, content and all
+    assert first.url is None  # javascript: never reaches an email
+    assert "\r" not in first.author and "\n" not in first.author
+    assert first.text == "Acme Air & friends ruined my trip"
+    assert mentions["hostile-4"].url is None  # data: URL
+    assert "\u202e" not in mentions["hostile-4"].text and "\u200b" not in mentions["hostile-4"].text
+    second = mentions["https://social.example/eve/status/2"]
+    assert second.title == "@AcmeAir refund <still> missing"  # plain text: the renderer escapes it
+    assert second.url == "https://social.example/eve/status/2"
+    assert mentions["hostile-5"].published == NOW  # a future date is clamped to the run's clock
+    assert "excluded-1" not in mentions and "offbrand-1" not in mentions
+    for m in mentions.values():
+        assert "<script" not in m.title + m.text and "alert(" not in m.title + m.text
+
+
+def test_brand_filter_off_keeps_everything(session: requests.Session, server: LocalServer) -> None:
+    ids = {m.external_id for m in mentions_of("rss_hostile.xml", session, server, brand_filter=False)}
+    assert {"excluded-1", "offbrand-1"} <= ids
+
+
+def test_google_alerts_preset_unwraps_links(session: requests.Session, server: LocalServer) -> None:
+    mentions = mentions_of("atom_google_alerts.xml", session, server, preset="google_alerts")
+    assert [m.url for m in mentions] == [
+        "https://news.example.com/2024/03/acme-routes",
+        "https://travelwire.example.org/review?id=7",
+        "https://www.google.com/url?rct=j&url=javascript:alert(1)",  # not unwrapped into javascript:
+    ]
+    assert mentions[0].title == "Acme Air adds three routes from Boston"
+    assert mentions[1].title == "Review: flying Acme Air's premium economy"
+    assert mentions[1].text == "Comfortable seats & attentive crew."
+
+
+def test_google_alerts_without_preset_keeps_wrapped_links(session: requests.Session, server: LocalServer) -> None:
+    mentions = mentions_of("atom_google_alerts.xml", session, server)
+    assert mentions[0].url is not None and mentions[0].url.startswith("https://www.google.com/url?")
+
+
+def test_not_a_feed_names_the_problem(session: requests.Session, server: LocalServer) -> None:
+    result = fetch_case(FEEDS / "not_a_feed.html", "http", server, session, {})
+    assert result.status == "error"
+    assert result.error == ("not a feed: got an HTML page, not RSS/Atom "
+                            "(the page links to a feed: https://acme.example/news/feed.xml)")
+
+
+def test_invalid_utf8_still_yields_entries(session: requests.Session, server: LocalServer) -> None:
+    mentions = mentions_of("rss_invalid_utf8.xml", session, server)
+    assert len(mentions) == 1 and mentions[0].title.startswith("Acme Air")
+
+
+def test_unknown_preset_is_an_error_listing_the_valid_ones(session: requests.Session,
+                                                           server: LocalServer) -> None:
+    result = fetch_case(FEEDS / "rss_hostile.xml", "path", server, session, {"preset": "myspace"})
+    assert result.status == "error"
+    assert result.error == f"unknown preset 'myspace'; presets are {', '.join(PRESETS)}"
+
+
+def test_unsupported_scheme(session: requests.Session, server: LocalServer) -> None:
+    config = make_config(FEEDS.parent, [{"name": "f", "kind": "feed", "url": "ftp://x.example/feed.xml",
+                                         "channel": "news"}])
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+    assert result.error == "unsupported URL scheme 'ftp': use http(s), a file: URL or a local path"
+
+
+def test_missing_file(session: requests.Session, tmp_path: Path) -> None:
+    config = make_config(tmp_path, [{"name": "f", "kind": "feed", "url": "nope.xml", "channel": "news"}])
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session, state={"etag": "x"}))
+    assert result.status == "error"
+    assert result.error == f"file not found: {tmp_path / 'nope.xml'}"
+    assert result.state == {"etag": "x"}  # an error keeps the previous state
+
+
+def test_unchanged_file_is_not_modified(session: requests.Session, server: LocalServer) -> None:
+    first = fetch_case(FEEDS / "rss_hostile.xml", "path", server, session, {})
+    config = make_config(FEEDS.parent, [{"name": "f", "kind": "feed", "url": "feeds/rss_hostile.xml",
+                                         "channel": "news"}])
+    again = fetch_source(config.sources.sources[0], make_ctx(config, session, state=first.state))
+    assert again.status == "not_modified" and again.mentions == ()
+
+
+# -- entity bombs and other hostile XML -----------------------------------------------------------------
+
+LAUGHS = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">\n' for i in range(1, 10))
+BILLION_LAUGHS = ('<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY lol0 "lol">\n' + LAUGHS + "]>\n"
+                  '<rss version="2.0"><channel><title>t</title><item><title>acme &lol9;</title>'
+                  "<description>&lol9;</description></item></channel></rss>")
+ONE_LINE_LAUGHS = BILLION_LAUGHS.replace(">\n<!ENTITY", "><!ENTITY")
+QUADRATIC = ('<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + "a" * 100_000 + '">\n]>\n'
+             '<rss version="2.0"><channel><title>t</title><item><title>acme</title><description>'
+             + "&a;" * 3000 + "</description></item></channel></rss>")
+XXE = ('<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY x SYSTEM "file:///etc/passwd">\n]>\n'
+       '<rss version="2.0"><channel><title>t</title><item><title>acme &x;</title>'
+       "<description>leak: &x;</description></item></channel></rss>")
+PARAMETER = ('<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY % p SYSTEM "http://127.0.0.1:9/evil.dtd">\n%p;\n]>\n'
+             '<rss version="2.0"><channel><title>t</title><item><title>acme</title></item></channel></rss>')
+
+
+@pytest.mark.parametrize("doc", [BILLION_LAUGHS, ONE_LINE_LAUGHS, QUADRATIC, XXE, PARAMETER],
+                         ids=["billion-laughs", "one-line-laughs", "quadratic", "xxe", "parameter-entity"])
+def test_entity_tricks_neither_expand_nor_leak(doc: str, session: requests.Session, tmp_path: Path) -> None:
+    (tmp_path / "bomb.xml").write_text(doc)
+    config = make_config(tmp_path, [{"name": "b", "kind": "feed", "url": "bomb.xml", "channel": "news"}])
+    started = time.monotonic()
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+    assert time.monotonic() - started < 5
+    assert result.status in ("ok", "error") and (result.status == "ok" or result.error)
+    for m in result.mentions:
+        assert len(m.text) < 10_000 and "lollol" not in m.text and "root:" not in m.text
+    if doc is QUADRATIC:
+        assert result.error == "not a feed: its XML entity declarations would expand it past 1 MiB (an entity bomb?)"
+
+
+def test_a_small_entity_is_still_expanded() -> None:
+    doc = (b'<!DOCTYPE rss [\n<!ENTITY id "tag:example.com,">\n]>\n<rss version="2.0"><channel><item>'
+           b'<guid isPermaLink="false">&id;2006</guid><title>acme</title></item></channel></rss>')
+    assert [e.id for e in parse_feed(doc)] == ["tag:example.com,2006"]
+
+
+def test_utf16_entity_bomb_is_refused() -> None:
+    doc = QUADRATIC.replace('encoding="utf-8"', "").encode("utf-16")
+    with pytest.raises(Exception, match="entity bomb"):
+        parse_feed(doc)
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"", "not a feed: the response is empty"),
+    (b"   \n", "not a feed: the response is empty"),
+    (b"{not json", "not a feed: invalid JSON (Expecting property name enclosed in double quotes: line 1 column 2 "
+                   "(char 1))"),
+    (b'{"version": "1", "items": []}', "not a feed: JSON without a jsonfeed.org version"),
+    (b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}', "not a feed: JSON Feed without an items list"),
+    (b"[" * 100_000, "not a feed: no RSS, Atom or JSON Feed found"),
+    (b"<foo><bar/></foo>", "not a feed: no RSS, Atom or JSON Feed found"),
+    (b"\x00\x01\x02 binary", "not a feed: no RSS, Atom or JSON Feed found"),
+])
+def test_bodies_without_a_feed(body: bytes, reason: str) -> None:
+    with pytest.raises(Exception) as info:
+        parse_feed(body)
+    assert str(info.value).startswith(reason)
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash() -> None:
+    with pytest.raises(Exception, match="not a feed: invalid JSON"):
+        parse_feed(b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 100_000)
+
+
+def test_every_preset_runs_on_every_case(session: requests.Session, server: LocalServer) -> None:
+    for case in CASES:
+        for preset in PRESETS:
+            result = fetch_case(case, "path", server, session, {"preset": preset, "brand_filter": False})
+            assert result.status in ("ok", "error")
+            assert not (result.error or "").startswith("unexpected"), (case.name, preset, result.error)
