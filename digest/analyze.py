@@ -701,10 +701,11 @@ def _topics(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str, topics: 
         picks: dict[str, int] = {}
         for t in shown:
             rows_of_topic = by_topic.get(t, [])
-            pick = next((r for r in rows_of_topic if r not in used), rows_of_topic[0] if rows_of_topic else None)
-            if pick is not None:
-                used.add(pick)
-                picks[t] = pick
+            if not rows_of_topic:
+                continue
+            pick = next((r for r in rows_of_topic if r not in used), rows_of_topic[0])
+            used.add(pick)
+            picks[t] = pick
         for t, quote in zip(picks, to_quotes(comp.loc[list(picks.values())], tz), strict=True):
             quotes[t] = quote
     rows = []

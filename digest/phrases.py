@@ -93,100 +93,89 @@ def _key_word(surface: str) -> str:
     return _singular(bare)
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def _info(surface: str) -> tuple[str, bool, bool, bool]:
-    """(key word, may start a phrase, may end a longer phrase, is a content word)."""
-    key = _key_word(surface)
-    if key == _NUMBER:
-        return key, False, False, False
-    is_stop = key in stopwords()
-    return key, not is_stop or key in _START_OK, not is_stop or key in _END_OK, not is_stop
+class _Edges:
+    """Per key word: may a phrase start with it, end a longer phrase with it, is it content."""
+
+    def __init__(self) -> None:
+        stop = stopwords()
+        self.start: dict[str, bool] = {_NUMBER: False}
+        self.end: dict[str, bool] = {_NUMBER: False}
+        self.content: dict[str, bool] = {_NUMBER: False}
+        for w in stop:
+            self.start[w] = w in _START_OK
+            self.end[w] = w in _END_OK
+            self.content[w] = False
+
+    def learn(self, word: str) -> None:
+        self.start[word] = self.end[word] = self.content[word] = True
 
 
-_NUMBER_INFO: Final = (_NUMBER, False, False, False)
-
-
-@dataclass(frozen=True, slots=True)
-class _Clause:
-    """Words between punctuation: their keys and, per word, the edge rules of phrases."""
-
-    keys: Key
-    starts: tuple[bool, ...]
-    ends: tuple[bool, ...]
-    contents: tuple[bool, ...]
-
-    def cut(self, i: int, j: int) -> _Clause:
-        return _Clause(self.keys[i:j], self.starts[i:j], self.ends[i:j], self.contents[i:j])
-
-
-def _clause(infos: list[tuple[str, bool, bool, bool]]) -> _Clause:
-    keys, starts, ends, contents = zip(*infos, strict=True)
-    return _Clause(keys, starts, ends, contents)
-
-
-def _clauses(text: str, exclude: frozenset[Key]) -> list[_Clause]:
-    """The clauses of one text; excluded terms (brand names) cut clauses."""
+def _clauses(text: str, exclude: frozenset[Key], edges: _Edges) -> list[Key]:
+    """The clauses of one text as tuples of key words; excluded terms (brand names) cut clauses."""
     text = _HANDLE_OR_URL.sub(" | ", text.translate(_APOSTROPHES).lower())
-    out: list[_Clause] = []
-    infos: list[tuple[str, bool, bool, bool]] = []
+    out: list[Key] = []
+    words: list[str] = []
+    known = edges.content
     budget = _MAX_TOKENS_PER_TEXT
     for word, number, _ in _TOKEN.findall(text):
         if word:
-            infos.append(_info(word))
+            key = _key_word(word)
+            if key not in known:
+                edges.learn(key)
+            words.append(key)
         elif number:
-            infos.append(_NUMBER_INFO)
-        elif infos:
-            out.append(_clause(infos))
-            budget -= len(infos)
-            infos = []
+            words.append(_NUMBER)
+        elif words:
+            out.append(tuple(words))
+            budget -= len(words)
+            words = []
             if budget <= 0:
                 break
-    if infos and budget > 0:
-        out.append(_clause(infos))
+    if words and budget > 0:
+        out.append(tuple(words))
     if exclude:
         out = [piece for clause in out for piece in _drop_excluded(clause, exclude)]
     return out
 
 
-def _drop_excluded(clause: _Clause, exclude: frozenset[Key]) -> list[_Clause]:
+def _drop_excluded(clause: Key, exclude: frozenset[Key]) -> list[Key]:
     """The pieces of a clause between the excluded terms in it."""
     longest = max(len(k) for k in exclude)
-    keys = clause.keys
-    pieces: list[_Clause] = []
+    pieces: list[Key] = []
     start = i = 0
-    while i < len(keys):
-        for n in range(min(longest, len(keys) - i), 0, -1):
-            if keys[i : i + n] in exclude:
+    while i < len(clause):
+        for n in range(min(longest, len(clause) - i), 0, -1):
+            if clause[i : i + n] in exclude:
                 if i > start:
-                    pieces.append(clause.cut(start, i))
+                    pieces.append(clause[start:i])
                 i += n
                 start = i
                 break
         else:
             i += 1
-    if start == 0:
-        return [clause]
-    if start < len(keys):
-        pieces.append(clause.cut(start, len(keys)))
+    if start < len(clause):
+        pieces.append(clause[start:])
     return pieces
 
 
-def _grams(clauses: Sequence[_Clause], out: set[Key], firsts: frozenset[str] | None = None) -> None:
+def _grams(clauses: Sequence[Key], edges: _Edges, out: set[Key],
+           firsts: frozenset[str] | None = None) -> None:
     """Add the candidate n-grams of one text to `out` (only those starting with `firsts` if given)."""
-    add = out.add
-    for c in clauses:
-        keys, starts, ends, contents = c.keys, c.starts, c.ends, c.contents
-        n_words = len(keys)
+    start, end, content, add = edges.start, edges.end, edges.content, out.add
+    for clause in clauses:
+        n_words = len(clause)
         for i in range(n_words):
-            if not starts[i] or (firsts is not None and keys[i] not in firsts):
+            first = clause[i]
+            if not start[first] or (firsts is not None and first not in firsts):
                 continue
-            has_content = contents[i]
+            has_content = content[first]
             if has_content:
-                add(keys[i : i + 1])
+                add(clause[i : i + 1])
             for j in range(i + 1, min(i + MAX_WORDS, n_words)):
-                has_content = has_content or contents[j]
-                if has_content and ends[j]:
-                    add(keys[i : j + 1])
+                last = clause[j]
+                has_content = has_content or content[last]
+                if has_content and end[last]:
+                    add(clause[i : j + 1])
 
 
 @dataclass
@@ -275,13 +264,14 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
     if limit <= 0 or not texts:
         return []
     excluded = _exclusions(exclude)
-    docs = [_clauses(t, excluded) for t in texts]
+    edges = _Edges()
+    docs = [_clauses(t, excluded, edges) for t in texts]
 
     df: Counter[Key] = Counter()
     grams: set[Key] = set()
     for clauses in docs:
         grams.clear()
-        _grams(clauses, grams)
+        _grams(clauses, edges, grams)
         df.update(grams)
     ranked = sorted(((c * _LENGTH_WEIGHT[len(k)], k) for k, c in df.items() if c >= MIN_COUNT),
                     key=lambda x: (-x[0], x[1]))
@@ -295,7 +285,7 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
     postings: dict[Key, set[int]] = {k: set() for k in wanted}
     for i, clauses in enumerate(docs):
         grams.clear()
-        _grams(clauses, grams, firsts)
+        _grams(clauses, edges, grams, firsts)
         for key in grams & wanted:
             postings[key].add(i)
 
@@ -307,7 +297,7 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
         base_firsts = frozenset(m[0] for m in member_of)
         for text in baseline:
             grams.clear()
-            _grams(_clauses(text, excluded), grams, base_firsts)
+            _grams(_clauses(text, excluded, edges), edges, grams, base_firsts)
             base_hits.append({member_of[k] for k in grams if k in member_of})
     out: list[Phrase] = []
     for n, g in enumerate(groups):

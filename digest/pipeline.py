@@ -72,11 +72,12 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
         new = 0
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(specs)))) as pool:
             # store each result as it arrives, so a crash later loses nothing already fetched
-            for result in pool.map(one, specs):
+            for spec, result in zip(specs, pool.map(one, specs), strict=True):
                 if result.status == "ok" and result.mentions:
                     scores = classifier.classify_many([f"{m.title}\n{m.text}" if m.title and m.title not in m.text
                                                        else m.text for m in result.mentions])
-                    new += store.add_mentions(list(zip(result.mentions, scores, strict=True)), fetched=now)
+                    new += store.add_mentions(list(zip(result.mentions, scores, strict=True)), fetched=now,
+                                              by_text=spec.kind == "feed")
                 store.record_source(result, at=now)
                 results.append(result)
                 log.info("%s: %s%s", result.name, result.status, f" ({result.error})" if result.error else "")

@@ -131,14 +131,18 @@ def _normalize_url(url: str) -> str:
     return urlunsplit(("", host, parts.path.rstrip("/"), query, ""))
 
 
-def mention_keys_of(m: Mention) -> list[str]:
-    """The identities of a mention: its source id, its URL, and its normalized text when long enough."""
+def mention_keys_of(m: Mention, *, by_text: bool = True) -> list[str]:
+    """The identities of a mention: its source id, its URL, and its normalized text when long enough.
+
+    `by_text` is off for exports of records (call-center tickets): two calls with the same canned
+    note are two calls, while the same text posted twice on a channel is a repost.
+    """
     keys = [f"id:{text_key(m.source + chr(0) + m.external_id)}"]
     if m.url:
         keys.append(f"url:{text_key(_normalize_url(m.url))}")
     # very short texts ("thanks!") are too common to identify a post
-    if len(normalize(m.text).split()) >= 6:
-        keys.append(f"text:{text_key(m.text)}")
+    if by_text and len(normalize(m.text).split()) >= 6:
+        keys.append(f"text:{text_key(m.channel + chr(0) + m.text)}")
     return list(dict.fromkeys(keys))
 
 
@@ -215,28 +219,30 @@ class Store:
 
     # -- mentions ------------------------------------------------------------------------------------
 
-    def add_mentions(self, items: Sequence[tuple[Mention, Classification]], *, fetched: datetime) -> int:
+    def add_mentions(self, items: Sequence[tuple[Mention, Classification]], *, fetched: datetime,
+                     by_text: bool = True) -> int:
         """Store the mentions not seen before; return how many were new."""
         if not items:
             return 0
         try:
             with self.engine.begin() as conn:
-                return self._add(conn, items, fetched)
+                return self._add(conn, items, fetched, by_text)
         except IntegrityError:
             # another instance stored some of them between our look-up and insert: one at a time
             added = 0
             for item in items:
                 try:
                     with self.engine.begin() as conn:
-                        added += self._add(conn, [item], fetched)
+                        added += self._add(conn, [item], fetched, by_text)
                 except IntegrityError:
                     continue
             return added
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store mentions in {_safe(str(self.url))}: {_reason(exc)}") from None
 
-    def _add(self, conn: Connection, items: Sequence[tuple[Mention, Classification]], fetched: datetime) -> int:
-        keyed = [(m, c, mention_keys_of(m)) for m, c in items]
+    def _add(self, conn: Connection, items: Sequence[tuple[Mention, Classification]], fetched: datetime,
+             by_text: bool) -> int:
+        keyed = [(m, c, mention_keys_of(m, by_text=by_text)) for m, c in items]
         all_keys = {k for _, _, ks in keyed for k in ks}
         known: set[str] = set()
         for chunk in _chunks(sorted(all_keys), 500):

@@ -108,7 +108,7 @@ def mentions(
     if topics and not isinstance(topics[0], str):
         topic_lists = [list(t) for t in _cycle(list(topics), n)]
     else:
-        topic_lists = [list(topics) for _ in range(n)]  # type: ignore[arg-type]
+        topic_lists = [list(topics) for _ in range(n)]
     if text is not None:
         texts = _cycle(text, n)
     else:

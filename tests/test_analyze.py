@@ -72,7 +72,8 @@ def test_kpis_and_their_changes(known: Summary) -> None:
     assert neg.vs_previous.previous_display == "50%"
     assert (net.value, net.display) == (-45.0, "-45")  # (5 - 14) / 20
     assert net.vs_previous is not None
-    assert (net.vs_previous.display, net.vs_previous.direction, net.vs_previous.tone) == ("+5 pts", "up", "good")
+    assert (net.vs_previous.display, net.vs_previous.direction) == ("+5 pts", "up")
+    assert net.vs_previous.tone == "good"
     assert (comp.value, comp.display) == (14, "14")
     assert comp.vs_previous is not None
     assert (comp.vs_previous.display, comp.vs_previous.tone, comp.vs_previous.arrow) == ("+180%", "bad", "▲")
@@ -98,7 +99,8 @@ def test_channel_table(known: Summary) -> None:
 
 def test_complaint_topics(known: Summary) -> None:
     rows = known.topics.rows
-    assert [(t.name, t.count, t.share_display) for t in rows] == [("Baggage", 10, "71%"), ("Billing", 4, "29%")]
+    assert [(t.name, t.count, t.share_display) for t in rows] == [
+        ("Baggage", 10, "71%"), ("Billing", 4, "29%")]
     assert rows[0].change is not None and rows[0].change.display == "+100%" and rows[0].change.tone == "bad"
     assert rows[1].change is not None and rows[1].change.display == "new"
     assert known.uncategorized_complaints == 0
@@ -153,13 +155,15 @@ def test_a_bare_dataframe_means_no_mentions() -> None:
 def test_empty_headline_mentions_failing_sources() -> None:
     health = [SourceHealth("Feed", "twitter", NOW, None, "timeout", 2, 0)]
     s = summary(f.empty(), f.empty(), health=health)
-    assert s.headline == "No mentions were collected for Week 47 (16–22 Nov 2026); 1 of 1 source had problems."
+    assert s.headline == ("No mentions were collected for Week 47 (16–22 Nov 2026); "
+                          "1 of 1 source had problems.")
 
 
 def test_steady_volume_headline() -> None:
     cur, prev = block(20, WEEK, sentiment="neutral"), block(20, PREV, sentiment="neutral")
     s = summary(cur, prev)
-    assert s.headline == "Mentions steady at 20 (+0% on Week 46 (9–15 Nov 2026)); negative share 0% (no change)."
+    assert s.headline == ("Mentions steady at 20 (+0% on Week 46 (9–15 Nov 2026)); "
+                          "negative share 0% (no change).")
     assert s.volume.vs_previous is not None and s.volume.vs_previous.display == "no change"
     assert s.volume.vs_previous.arrow == "="
 
@@ -316,7 +320,8 @@ def test_data_health() -> None:
     health = [
         SourceHealth("Twitter", "twitter", NOW, NOW - timedelta(hours=1), None, 0, 10),
         SourceHealth("Reddit", "reddit", NOW, NOW - timedelta(days=3), "HTTP 503\r\nServer: x", 3, 0),
-        SourceHealth("Calls", "call_center", NOW - timedelta(hours=30), NOW - timedelta(hours=30), None, 0, 4),
+        SourceHealth("Calls", "call_center", NOW - timedelta(hours=30), NOW - timedelta(hours=30), None, 0,
+                     4),
         SourceHealth("News", "news", None, None, None, 0, 0),
     ]
     s = summary(f.empty(), f.empty(), health=health).health
@@ -326,7 +331,8 @@ def test_data_health() -> None:
         ("Calls", "stale", "no successful fetch for 30 h"),
         ("News", "stale", "never fetched successfully"),
     ]
-    assert s.sentence == "3 of 4 sources had problems, so figures for Call center, News, Reddit may be incomplete."
+    assert s.sentence == ("3 of 4 sources had problems, so figures for Call center, News, Reddit "
+                          "may be incomplete.")
     filtered = summary(f.empty(), f.empty(), health=health, channels=["twitter"]).health
     assert (filtered.total, filtered.complete) == (1, True)
     assert filtered.sentence == "All 1 source fetched normally in the last 24 h."
@@ -344,7 +350,8 @@ def test_spike_properties() -> None:
     start = datetime(2026, 11, 24, 14, tzinfo=TZ)
     spike = Spike("Acme", start, start + timedelta(hours=1), negative=84, baseline_per_hour=20.0)
     assert spike.ratio == pytest.approx(4.2) and spike.ratio_display == "4.2×"
-    assert spike.summary_line == "84 negative mentions in 1 h, 4.2× the usual 20 (Tue 24 Nov 14:00–15:00 EST)."
+    assert spike.summary_line == ("84 negative mentions in 1 h, 4.2× the usual 20 "
+                                  "(Tue 24 Nov 14:00–15:00 EST).")
     fresh = Spike("Acme", start, start + timedelta(minutes=30), negative=5, baseline_per_hour=0.0)
     assert fresh.ratio_display == "new" and "usually none" in fresh.summary_line
 
@@ -354,7 +361,8 @@ def test_spike_properties() -> None:
 
 def test_emerging_complaint_phrase_with_example() -> None:
     cur = f.concat(
-        block(30, WEEK, sentiment="negative", text=[f"they lost my luggage at the gate again {i}" for i in range(30)]),
+        block(30, WEEK, sentiment="negative",
+              text=[f"they lost my luggage at the gate again {i}" for i in range(30)]),
         block(10, WEEK, sentiment="negative", text=[f"the flight was late {i}" for i in range(10)]),
     )
     prev = block(30, PREV, sentiment="negative", text=[f"the flight was late {i}" for i in range(30)])
@@ -374,7 +382,8 @@ def test_brand_is_never_a_complaint_phrase() -> None:
 
 def test_phrases_are_sampled_on_large_volumes() -> None:
     n = PHRASE_SAMPLE + 1000
-    cur = f.random_mentions(n, WEEK.start_utc, WEEK.end_utc, sentiment_weights=(1.0, 0.0, 0.0), complaint_rate=1.0)
+    cur = f.random_mentions(n, WEEK.start_utc, WEEK.end_utc, sentiment_weights=(1.0, 0.0, 0.0),
+                            complaint_rate=1.0)
     s = summary(cur, f.empty())
     assert s.phrases_note == f"from a sample of {PHRASE_SAMPLE:,} of {n:,} complaints"
     assert all(p.count_display.startswith("≈") for p in s.phrases)

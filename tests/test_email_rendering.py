@@ -1,4 +1,4 @@
-"""The email as clients see it: Gmail's clipping size, caniemail's verdict, and a real browser at 600/375 px."""
+"""The email as clients see it: Gmail's clipping size, caniemail's verdict, a real browser at 600/375 px."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ GMAIL_CLIP = 102_000  # bytes; Gmail's limit is about 102 KB
 TOPICS = {"Baggage": ["bag"], "Delays": ["delay"], "Billing": ["refund"], "Staff": ["rude"], "App": ["app"]}
 HEALTH = [
     SourceHealth("Twitter search", "twitter", NOW, NOW, None, 0, 120),
-    SourceHealth("Reddit search", "reddit", NOW, NOW - timedelta(days=3), "HTTP 503 Service Unavailable", 7, 0),
-    SourceHealth("Call center export", "call_center", NOW - timedelta(days=2), NOW - timedelta(days=2), None, 0, 40),
+    SourceHealth("Reddit search", "reddit", NOW, NOW - timedelta(days=3), "HTTP 503 Service Unavailable", 7,
+                 0),
+    SourceHealth("Call center export", "call_center", NOW - timedelta(days=2), NOW - timedelta(days=2), None,
+                 0, 40),
 ]
 
 
@@ -69,7 +71,8 @@ def rendered(templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> 
                                 templates=templates).html,
         "monthly-100k": render_digest(digest_summary("monthly", 100_000), recipient_name="Dana Chief",
                                       templates=templates).html,
-        "empty": render_digest(digest_summary("daily", 0), recipient_name="Dana Chief", templates=templates).html,
+        "empty": render_digest(digest_summary("daily", 0), recipient_name="Dana Chief",
+                               templates=templates).html,
         "alert": render_alert(spike, templates=templates, recipient_name="On call").html,
     }
     paths = {}
@@ -97,7 +100,8 @@ def _check_email(path: Path) -> subprocess.CompletedProcess[str]:
     if not CHECK_EMAIL.is_file():
         pytest.skip(f"{CHECK_EMAIL} not found: shared/ must sit beside the repository")
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm are not installed (apt-get install nodejs npm): check_email.py runs caniemail on node")
+        pytest.skip("node/npm are not installed (apt-get install nodejs npm): "
+                    "check_email.py runs caniemail on node")
     return subprocess.run([sys.executable, str(CHECK_EMAIL), str(path)], capture_output=True, text=True,
                           timeout=600)
 
@@ -105,9 +109,11 @@ def _check_email(path: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("name", ["weekly", "empty", "alert"])
 def test_caniemail_finds_nothing_unsupported_in_gmail_or_outlook(name: str, rendered: dict[str, Path]) -> None:
     result = _check_email(rendered[name])
-    problems = [line for line in result.stdout.splitlines() if line and not line.startswith(("note:", "email-check:"))]
-    assert problems == [], result.stdout + result.stderr
-    assert re.search(r"^email-check: 0 problems, \d+ bytes html", result.stdout, re.M), result.stdout + result.stderr
+    report = result.stdout + result.stderr
+    problems = [line for line in result.stdout.splitlines()
+                if line and not line.startswith(("note:", "email-check:"))]
+    assert problems == [], report
+    assert re.search(r"^email-check: 0 problems, \d+ bytes html", result.stdout, re.M), report
     assert result.returncode == 0
 
 

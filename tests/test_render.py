@@ -16,7 +16,14 @@ from digest import periods
 from digest.analyze import Spike, Summary, summarize, to_quotes
 from digest.errors import RenderError
 from digest.models import SourceHealth
-from digest.render import HTML_BUDGET, SUBJECT_CHARS, Templates, default_templates_dir, render_alert, render_digest
+from digest.render import (
+    HTML_BUDGET,
+    SUBJECT_CHARS,
+    Templates,
+    default_templates_dir,
+    render_alert,
+    render_digest,
+)
 
 from . import factories as f
 
@@ -130,7 +137,8 @@ def test_subject_of_an_empty_period_and_a_long_brand(templates: Templates) -> No
     empty = summarize(f.empty(), f.empty(), WEEK, PREV, brand="Acme Air", now=NOW)
     r = render_digest(empty, recipient_name="Dana", templates=templates)
     assert r.subject == "Acme Air weekly · Week 47 (16–22 Nov 2026): no mentions collected"
-    long = render_digest(known_summary("Acme Intercontinental Airways " * 4), recipient_name="D", templates=templates)
+    long = render_digest(known_summary("Acme Intercontinental Airways " * 4), recipient_name="D",
+                         templates=templates)
     assert len(long.subject) <= SUBJECT_CHARS and long.subject.endswith("…")
 
 
@@ -190,12 +198,14 @@ def test_hostile_feed_text_never_becomes_markup_or_a_link(templates: Templates) 
               title=list(f.HOSTILE_TEXTS), influence=[float(i) for i in range(n)],
               channel=["twitter", "<img src=x onerror=alert(1)>"]),
     )
-    health = [SourceHealth('<svg onload="alert(1)">', "twitter", NOW, None, "<script>boom</script>\r\nX: y", 2, 0)]
-    s = summarize(cur, f.empty(), WEEK, PREV, brand="Acme\r\nBcc: victim@example.com <b>", now=NOW, health=health)
+    health = [SourceHealth('<svg onload="alert(1)">', "twitter", NOW, None, "<script>boom</script>\r\nX: y",
+                           2, 0)]
+    s = summarize(cur, f.empty(), WEEK, PREV, brand="Acme\r\nBcc: victim@example.com <b>", now=NOW,
+                  health=health)
     r = render_digest(s, recipient_name="<i>Dana</i>\r\nX: y", templates=templates)
     tags = parse(r.html)
-    allowed = {"html", "head", "meta", "title", "style", "body", "div", "table", "tr", "td", "p", "span", "a", "b",
-               "br", "h1"}
+    allowed = {"html", "head", "meta", "title", "style", "body", "div", "table", "tr", "td", "p", "span", "a",
+               "b", "br", "h1"}
     assert {t for t, _ in tags} <= allowed
     assert sum(1 for t, _ in tags if t == "style") == 1  # ours, in the head
     for tag, attrs in tags:
@@ -263,9 +273,11 @@ def spike(**kw: object) -> Spike:
     start = datetime(2026, 11, 24, 14, tzinfo=TZ)
     examples = to_quotes(block(3, WEEK, sentiment="negative", text=list(f.HOSTILE_TEXTS[:3]),
                                url=["https://t.example/1", "javascript:alert(1)", None]), TZ)
-    fields: dict[str, object] = dict(brand="Acme Air", start=start, end=start + timedelta(hours=1), negative=84,
-                                     baseline_per_hour=20.0, phrases=("lost bag", "<b>on hold</b>"),
-                                     examples=examples, channels=("Twitter", "Reddit"), generated_at=start)
+    fields: dict[str, object] = {
+        "brand": "Acme Air", "start": start, "end": start + timedelta(hours=1), "negative": 84,
+        "baseline_per_hour": 20.0, "phrases": ("lost bag", "<b>on hold</b>"), "examples": examples,
+        "channels": ("Twitter", "Reddit"), "generated_at": start,
+    }
     fields.update(kw)
     return Spike(**fields)  # type: ignore[arg-type]
 
@@ -285,3 +297,15 @@ def test_alert_without_baseline(templates: Templates) -> None:
     r = render_alert(spike(baseline_per_hour=0.0, examples=(), phrases=(), channels=()), templates=templates)
     assert r.subject == "Alert · Acme Air: 84 negative mentions in 1 h (usually none)"
     assert "where there are usually none" in r.text
+
+
+def test_source_problems_are_flagged_under_the_headline(templates: Templates) -> None:
+    health = [SourceHealth("Reddit", "reddit", NOW, NOW - timedelta(days=3), "HTTP 503", 4, 0),
+              SourceHealth("Twitter", "twitter", NOW, NOW, None, 0, 9)]
+    cur = block(5, WEEK)
+    s = summarize(cur, f.empty(), WEEK, PREV, brand="Acme Air", now=NOW, health=health)
+    r = render_digest(s, recipient_name="Dana", templates=templates)
+    warning = "1 of 2 sources had problems: figures may be incomplete"
+    assert warning in r.html and r.html.index(warning) < r.html.index("Mentions by day")
+    assert warning in r.text and r.text.index(warning) < r.text.index("KEY FIGURES")
+    assert "Reddit</b> (Reddit): failed 4 times in a row (HTTP 503); last success 3 days ago" in r.html

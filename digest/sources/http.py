@@ -257,9 +257,10 @@ def _retry_after(value: str | None) -> float:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    p = urlsplit(url)
-    return p.scheme, (p.hostname or "").lower(), p.port
+def same_origin(a: str, b: str) -> bool:
+    """Same scheme, host and port: where a secret header sent to `a` may also go."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, (pa.hostname or "").lower(), pa.port) == (pb.scheme, (pb.hostname or "").lower(), pb.port)
 
 
 def _follow(url: str, session: requests.Session, headers: Mapping[str, str], secrets: Mapping[str, str],
@@ -268,7 +269,7 @@ def _follow(url: str, session: requests.Session, headers: Mapping[str, str], sec
     seen = [url]
     current = url
     while True:
-        sent = {**headers, **(secrets if _origin(current) == _origin(url) else {})}
+        sent = {**headers, **(secrets if same_origin(current, url) else {})}
         resp = _get(current, session, sent, stop, timeout)
         if resp.status_code not in _REDIRECT:
             return resp

@@ -18,7 +18,7 @@ from ..errors import SourceError
 from ..models import Mention, SourceResult
 from ..text import one_line
 from .exports import Mapper, RowError, dig, items_list, on_brand
-from .http import FetchContext, Fetched, fetch_bytes, show_url
+from .http import FetchContext, Fetched, fetch_bytes, same_origin, show_url
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,9 @@ def fetch(spec: HttpJsonSource, ctx: FetchContext, env: Mapping[str, str] | None
         if url is None or url in visited:
             break
         visited.add(url)
-        got = fetch_bytes(url, ctx, timeout=spec.timeout, accept=ACCEPT, headers=headers,
-                          conditional=conditional)
+        # secrets go to the API's own host only, not to wherever a next-page link points
+        got = fetch_bytes(url, ctx, timeout=spec.timeout, accept=ACCEPT,
+                          headers=headers if same_origin(url, spec.url) else None, conditional=conditional)
         if got.not_modified:
             return SourceResult(spec.name, spec.channel, "not_modified", state=got.state)
         if page == 1:
