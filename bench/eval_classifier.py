@@ -7,11 +7,13 @@
 Prints, for the baseline (TextBlob polarity < 0 negative, > 0 positive, else neutral) and for our
 Classifier: per-class precision/recall, accuracy, complaint precision/recall, the negative share
 per airline against the human labels, and the wall time per 1,000 texts; the same scores on the
-tweets without the leaked category names ("Late Flight", "Cancelled Flight"); and, where the CFPB
-narratives are present, the complaint recall on them (every narrative is a complaint).
+tweets without the leaked category names ("Late Flight", "Cancelled Flight", "Flight Booking
+Problems"); and, where the CFPB narratives are present, the complaint recall on them (every
+narrative is a complaint).
 
 The airline tweets are CC BY-NC-SA: they are read from ../shared/data at run time, never copied
-into the project, and nothing in the classifier is fitted to them.
+into the project, and nothing in the classifier is learned from them (see digest/lexicon/README.md
+for how the hand-written cue lists were checked against them).
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from digest.classify import Classifier  # noqa: E402
 DATA = ROOT.parent / "shared" / "data"
 DEFAULT_TWEETS = DATA / "airline_tweets" / "Tweets.csv"
 DEFAULT_CALLS = DATA / "call_center" / "complaints_sample.csv"
-# the labellers' category names leaked into these tweets; a cue for them would score unfairly well
-LEAKED = ("late flight", "cancelled flight")
+# the labellers' category names leaked into these tweets ("Late Flight", "Cancelled Flightled",
+# "reFlight Booking Problems"); a cue for them would score unfairly well
+LEAKED = ("late flight", "cancelled flight", "flight booking problems")
 CLASSES = ("negative", "neutral", "positive")
 
 
@@ -139,7 +142,8 @@ def load_tweets(path: Path, limit: int | None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def evaluate_calls(path: Path, methods: Sequence[Callable[[Sequence[str]], Run]], limit: int | None) -> list[str]:
+def evaluate_calls(path: Path, methods: Sequence[Callable[[Sequence[str]], Run]],
+                   limit: int | None) -> list[str]:
     """Complaint recall on the CFPB narratives: every one of them is a complaint."""
     df = pd.read_csv(path, usecols=["Consumer complaint narrative"]).dropna()
     texts = [str(t) for t in df["Consumer complaint narrative"]]
@@ -151,8 +155,8 @@ def evaluate_calls(path: Path, methods: Sequence[Callable[[Sequence[str]], Run]]
         recall = sum(r.complaint) / max(1, len(texts))
         neg = sum(s == "negative" for s in r.sentiment) / max(1, len(texts))
         pos = sum(s == "positive" for s in r.sentiment) / max(1, len(texts))
-        lines.append(f"  {r.name:12} complaint recall {recall:6.3f}   negative {neg:6.3f}   positive {pos:6.3f}"
-                     f"   {1000 * r.seconds / max(1, len(texts)):8.1f} s/1000 texts")
+        lines.append(f"  {r.name:12} complaint recall {recall:6.3f}   negative {neg:6.3f}"
+                     f"   positive {pos:6.3f}   {1000 * r.seconds / max(1, len(texts)):8.1f} s/1000 texts")
     return lines
 
 
@@ -179,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = [f"airline tweets: {args.data}", ""]
     out += score_table("all tweets", runs, gold, gold_complaint)
     out.append("")
-    out += score_table("without the leaked strings 'Late Flight'/'Cancelled Flight'", runs, gold,
-                       gold_complaint, clean)
+    out += score_table("without the leaked category names (Late Flight, Cancelled Flight, Flight Booking "
+                       "Problems)", runs, gold, gold_complaint, clean)
     out.append("")
     out += share_table(runs, gold, df["airline"].tolist())
     out.append("")

@@ -137,11 +137,6 @@ class TrendBucket:
         """All mentions in the bucket."""
         return self.negative + self.neutral + self.positive
 
-    @property
-    def empty_px(self) -> int:
-        """Chart height above the bar."""
-        return max(0, CHART_HEIGHT - self.negative_px - self.neutral_px - self.positive_px)
-
 
 @dataclasses.dataclass(frozen=True)
 class Trend:
@@ -225,7 +220,7 @@ class PhraseRow:
     count_display: str  # "≈1,200" when estimated
     baseline_count: int
     emerging: bool
-    growth: str  # "new", "×3.2" or ""
+    growth: str  # "new", "up 3.2×" (against the previous period's rate) or ""
     quote: Quote | None
 
 
@@ -412,8 +407,8 @@ def _compact(value: float) -> str:
     return f"{round(value)}"
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{_n(n)} {word if n == 1 else (plural or word + 's')}"
+def _plural(n: int, word: str) -> str:
+    return f"{_n(n)} {word if n == 1 else word + 's'}"
 
 
 def plain_line(value: object, limit: int) -> str:
@@ -559,18 +554,14 @@ def _number(value: object) -> float:
 
 _COLUMNS = ("id", "source", "channel", "external_id", "url", "title", "text", "author", "published",
             "influence", "polarity", "sentiment", "complaint", "topics", "score")
+_EMPTY_DTYPES = {"id": "int64", "published": "datetime64[ns, UTC]", "complaint": "bool",
+                 "influence": "float64", "polarity": "float64", "score": "float64"}
 
 
 def _prepare(df: pd.DataFrame, window: Window, channels: Sequence[str] | None) -> pd.DataFrame:
     """The rows of `window` and the recipient's channels, positionally indexed."""
     if df.empty and not set(_COLUMNS) <= set(df.columns):  # a bare pd.DataFrame() means "no mentions"
-        df = pd.DataFrame({c: pd.Series(dtype="object") for c in _COLUMNS})
-        df["published"] = pd.Series(dtype="datetime64[ns, UTC]")
-        df["complaint"] = pd.Series(dtype=bool)
-        for c in ("id",):
-            df[c] = pd.Series(dtype="int64")
-        for c in ("influence", "polarity", "score"):
-            df[c] = pd.Series(dtype="float64")
+        df = pd.DataFrame({c: pd.Series(dtype=_EMPTY_DTYPES.get(c, "object")) for c in _COLUMNS})
     if not df.empty:
         published = df["published"]
         df = df[(published >= window.start_utc) & (published < window.end_utc)]
@@ -752,7 +743,7 @@ def _phrases(cur: pd.DataFrame, prev: pd.DataFrame | None, window: Window, previ
         growth = ""
         if p.emerging:
             expected = baseline * span
-            growth = "new" if expected == 0 else f"×{count / expected:.1f}"
+            growth = "new" if expected == 0 else f"up {count / expected:.1f}×"
         quote = to_quotes(sample.iloc[[p.examples[0]]], tz)[0] if p.examples else None
         rows.append(PhraseRow(plain_line(p.text, 60), count, ("≈" if fc < 1 else "") + _n(count), baseline,
                               p.emerging, growth, quote))
@@ -935,7 +926,7 @@ def summarize(
     vs_ago = _kpis(c_cur, _counts(ago), ago_label or "") if ago is not None else (None,) * 4
     kpis = [
         Kpi("volume", "Mentions", c_cur.volume, _n(c_cur.volume), vs_prev[0], vs_ago[0]),
-        Kpi("negative_share", "Negative", c_cur.negative_share,
+        Kpi("negative_share", "Negative share", c_cur.negative_share,
             _pct(c_cur.negative_share) if c_cur.volume else "–", vs_prev[1], vs_ago[1]),
         Kpi("net_sentiment", "Net sentiment", c_cur.net,
             _signed(c_cur.net) if c_cur.volume else "–", vs_prev[2], vs_ago[2]),

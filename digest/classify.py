@@ -13,6 +13,8 @@ Nothing is learned from data: the airline tweets used by bench/eval_classifier.p
 non-commercial and for evaluation only.
 """
 
+# vaderSentiment ships no type information
+# mypy: disable-error-code="import-untyped"
 from __future__ import annotations
 
 import functools
@@ -68,7 +70,11 @@ _NOT_FORMS: Final = frozenset(
     "dont doesnt didnt isnt wasnt arent werent cant cannot couldnt wont wouldnt shouldnt havent hasnt "
     "hadnt aint mustnt neednt".split()
 )
-_AUXILIARIES: Final = frozenset("do does did is are was were has have had will would could can should am must".split())
+_AUXILIARIES: Final = frozenset(
+    "do does did is are was were has have had will would could can should am must".split()
+)
+_BEFORE_BUT: Final = 0.5
+_AFTER_BUT: Final = 1.5
 _NEGATOR_ALONE: Final = 0.4
 _NEGATION_SCOPE: Final = 3
 _BOOSTERS: Final = frozenset(
@@ -76,8 +82,12 @@ _BOOSTERS: Final = frozenset(
     "utterly highly most seriously beyond insanely ridiculously".split()
 )
 _BOOST: Final = 1.3
-_EMOTICONS_NEG: Final = frozenset({":(", ":-(", ":((", ":'(", ":/", ":-/", ":\\", ">:(", ":|", "=(", ":[", "</3"})
-_EMOTICONS_POS: Final = frozenset({":)", ":-)", ":))", ":d", ":-d", ";)", ";-)", "=)", ":p", ":-p", "<3", ":]"})
+_EMOTICONS_NEG: Final = frozenset(
+    {":(", ":-(", ":((", ":'(", ":/", ":-/", ":\\", ">:(", ":|", "=(", ":[", "</3"}
+)
+_EMOTICONS_POS: Final = frozenset(
+    {":)", ":-)", ":))", ":d", ":-d", ";)", ";-)", "=)", ":p", ":-p", "<3", ":]"}
+)
 _EMOJI_NEG: Final = frozenset("😡😠🤬😤😒🙄😞😢😭👎💔😩😫😖😣😑😐🤦😕😟😔🙁☹😰😱🤢🤮💩")
 _EMOJI_POS: Final = frozenset("😀😁😃😄😊😍🥰😘😎👍👏🙌💯🎉❤💙💜💚💛🧡♥😂🤗✨⭐🌟🥳🙂😆😉💕💖")
 _EMOJI_WEIGHT: Final = 1.0
@@ -98,10 +108,11 @@ _COMMON: Final = frozenset(
 )
 
 
-# words whose stem would meet another cue's ("please"/"pleased", "evening"/"even")
+# words whose stem would meet another cue's ("please"/"pleased", "evening"/"even"), and the past
+# of repairs, which reports a fix where the present asks for one ("fixed it" / "fix it")
 _UNSTEMMED: Final = frozenset(
     "please nothing something anything everything morning evening during bring thing news always "
-    "united need needs feed speed".split()
+    "united need feed speed fixed fixing helped helping sorted sorting".split()
 )
 
 
@@ -154,7 +165,8 @@ def _segment(tag: str) -> tuple[str, ...]:
     n = len(tag)
     # best[i] = (score, words) for tag[:i]; a known word scores its length squared, so that
     # long words win, and an unknown stretch costs its length
-    best: list[tuple[int, tuple[str, ...]]] = [(0, ())] + [(-(10**9), ())] * n
+    empty: tuple[str, ...] = ()
+    best: list[tuple[int, tuple[str, ...]]] = [(0, empty)] + [(-(10**9), empty)] * n
     for i in range(1, n + 1):
         for j in range(max(0, i - 20), i):
             piece = tag[j:i]
@@ -202,20 +214,17 @@ def _word_token(low: str, emphasis: float = 1.0) -> _Token:
 
 def _tokens(text: str, known: frozenset[str] | None = None) -> Iterator[_Token | tuple[str, str]]:
     """Normalized tokens; emoticons and emoji come out as ("emo", symbol) pairs."""
-    prev_aux = False
-    held = _Token(_STOP, boundary=True)
+    held: _Token | None = None  # an auxiliary, waiting to see whether "not" follows
     for tok in _raw_tokens(text, _known_words() if known is None else known):
         # "did not", "is not", "can not" say what "didn't", "isn't", "can't" say: "not"
-        if isinstance(tok, _Token) and tok.stem == "not" and prev_aux:
-            pass
-        elif prev_aux:
+        if held is not None and not (isinstance(tok, _Token) and tok.stem == "not"):
             yield held
-        prev_aux = isinstance(tok, _Token) and tok.aux
-        if prev_aux:
+        held = None
+        if isinstance(tok, _Token) and tok.aux:
             held = tok
         else:
             yield tok
-    if prev_aux:
+    if held is not None:
         yield held
 
 
@@ -250,16 +259,24 @@ def words(text: str) -> list[str]:
 
 # --- lexicons -----------------------------------------------------------------------------------
 
-_KINDS: Final = ("complaint", "rhetorical", "praise", "mocking", "resolved", "no_problem", "request", "sympathy")
+_KINDS: Final = (
+    "complaint", "rhetorical", "praise", "mocking", "resolved", "no_problem", "request", "sympathy"
+)
 
 
 _PLACEHOLDERS: Final = {"<num>": "2", "<ord>": "3rd", "<money>": "$5"}
 
 
 def _phrase_key(phrase: str) -> tuple[str, ...]:
-    """A cue phrase normalized exactly as text is, so that "didn't get" = "did not get"."""
+    """A cue phrase normalized exactly as text is, so that "didn't get" = "did not get".
+
+    Raises ValueError for a phrase that text could never match (punctuation or "but" inside).
+    """
     text = " ".join(_PLACEHOLDERS.get(w, w) for w in phrase.split())
-    return tuple(t.stem for t in _tokens(text, frozenset()) if isinstance(t, _Token) and not t.boundary)
+    toks = [t for t in _tokens(text, frozenset()) if isinstance(t, _Token)]
+    if not toks or any(t.boundary for t in toks):
+        raise ValueError(f"{phrase!r} is empty or spans a clause boundary")
+    return tuple(t.stem for t in toks)
 
 
 @functools.cache
@@ -268,8 +285,11 @@ def _lexicon() -> tuple[dict[tuple[str, ...], dict[str, float]], dict[str, int]]
     cues: dict[tuple[str, ...], dict[str, float]] = {}
     longest: dict[str, int] = {}
     for kind in _KINDS:
-        for _, value, phrase in _read(f"{kind}.txt"):
-            key = _phrase_key(phrase)
+        for lineno, value, phrase in _read(f"{kind}.txt"):
+            try:
+                key = _phrase_key(phrase)
+            except ValueError as exc:
+                raise ValueError(f"lexicon/{kind}.txt:{lineno}: {exc}") from None
             cues.setdefault(key, {})[kind] = value
             longest[key[0]] = max(longest.get(key[0], 0), len(key))
     return cues, longest
@@ -328,6 +348,29 @@ class _Evidence:
     question: bool = False
 
 
+def _contrast_sides(toks: Sequence[_Token]) -> list[int]:
+    """1 for a token before a "but" of its own sentence, -1 after one, 0 elsewhere."""
+    side = [0] * len(toks)
+    seen_but = False
+    for i, t in enumerate(toks):  # after: a "but" earlier in the sentence
+        if t.ends:
+            seen_but = False
+        elif t.contrast:
+            seen_but = True
+        elif seen_but:
+            side[i] = -1
+    seen_but = False
+    for i in range(len(toks) - 1, -1, -1):  # before: a "but" later in the sentence
+        t = toks[i]
+        if t.ends:
+            seen_but = False
+        elif t.contrast:
+            seen_but = True
+        elif seen_but and side[i] == 0:
+            side[i] = 1
+    return side
+
+
 def _collect(text: str) -> tuple[_Evidence, list[str]]:
     """Sum the cue evidence of one text in a single left-to-right pass; also return its stems."""
     cues, longest = _lexicon()
@@ -344,9 +387,10 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
     if _INTERROBANG.search(text):
         ev.complaint += _INTERROBANG_WEIGHT
     n = len(toks)
-    # a contrast ("..., but ...") halves what came before it and raises what follows
-    contrast_at = max((i for i, t in enumerate(toks) if t.contrast), default=-1)
-    negator_used = [False] * n
+    # per token: 1 if a "but" follows it in its sentence, -1 if one precedes it, 0 if neither
+    side = _contrast_sides(toks)
+    negator_used = [False] * n  # has negated a cue
+    in_cue = [False] * n  # is part of a cue (so not weak evidence on its own)
     # evidence of the current sentence, softened if it turns out to be a question
     pending = pending_praise = 0.0
     i = 0
@@ -372,25 +416,32 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
             continue
         # negation: a free negator shortly before, within the clause
         negated = False
+        by_complaint = False  # the negator belongs to a complaint cue: it flips praise only
         if not toks[i].negator:
             for j in range(i - 1, max(-1, i - 1 - _NEGATION_SCOPE), -1):
                 if toks[j].boundary:
                     break
                 if toks[j].negator and not negator_used[j]:
-                    negated = True
-                    negator_used[j] = True
+                    negated, by_complaint = True, in_cue[j]
+                    if not by_complaint or "complaint" not in match:
+                        negator_used[j] = True
                     break
         scale = max(t.emphasis for t in toks[i : i + length])
         if i > 0 and toks[i - 1].stem in _BOOSTERS:
             scale *= _BOOST
-        if contrast_at >= 0:
-            scale *= 0.5 if i < contrast_at else 1.5
+        contrast = side[i]
         for kind, weight in match.items():
             if kind == "praise" and "mocking" in match:
                 continue  # listed as both: sarcasm-prone decides
             w = weight * scale
+            # "..., but ...": what follows weighs more; praise before it is taken back, a problem
+            # before it still stands ("says delivered but nothing is there")
+            if contrast < 0:
+                w *= _AFTER_BUT
+            elif contrast > 0 and kind in ("praise", "mocking", "no_problem"):
+                w *= _BEFORE_BUT
             if kind == "complaint":
-                if not negated:
+                if not negated or by_complaint:  # "never received my refund" keeps "refund"
                     pending += w
             elif kind == "rhetorical":
                 ev.complaint += w
@@ -412,14 +463,18 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
                 ev.request = True
             elif kind == "sympathy":
                 ev.sympathy += w
-        for j in range(i, i + length):  # a negator inside a cue is spent ("no response")
-            negator_used[j] = True
+        # a negator inside a cue is spent ("no response", "not bad"), except in a complaint, whose
+        # negation carries on ("nobody was helpful", "didn't get any help")
+        carries = "complaint" in match or "rhetorical" in match
+        for j in range(i, i + length):
+            in_cue[j] = True
+            if not carries:
+                negator_used[j] = True
         i += length
     ev.complaint += pending
     ev.praise += pending_praise
-    ev.complaint += _NEGATOR_ALONE * sum(
-        1 for t, used in zip(toks, negator_used, strict=True) if t.negator and not used
-    )
+    loose = sum(t.negator and not (negator_used[k] or in_cue[k]) for k, t in enumerate(toks))
+    ev.complaint += _NEGATOR_ALONE * loose
     return ev, [t.stem for t in toks if not t.boundary]
 
 

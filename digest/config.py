@@ -95,7 +95,9 @@ class FeedSource(_SourceBase):
 
     kind: Literal["feed"]
     url: NonEmpty
-    preset: str | None = None  # google_alerts, reddit, youtube, mastodon, ... (platform quirks)
+    # platform quirks, see digest/sources/presets.py (tests keep this list and PRESETS in step)
+    preset: Literal["google_alerts", "reddit", "youtube", "mastodon", "bluesky", "tumblr", "pinterest", "medium",
+                    "reviews"] | None = None
 
 
 class FileExportSource(_SourceBase):

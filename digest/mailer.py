@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -97,8 +98,10 @@ class OutboxMailer:
         to = str(msg["To"].addresses[0].addr_spec) if msg["To"] else "unknown"
         stamp = datetime.now().astimezone().strftime("%Y%m%dT%H%M%S")
         slug = re.sub(r"[^A-Za-z0-9@._-]+", "_", to)[:80]
-        mid = re.sub(r"[^A-Za-z0-9]+", "", str(msg["Message-ID"]))[-12:]
-        path = self.directory / f"{stamp}-{slug}-{mid}.eml"
+        kind = re.sub(r"[^a-z-]+", "", str(msg["List-Id"] or "").rsplit("<", 1)[-1].split(".", 1)[0])
+        # the Message-ID is unique per message; its hash keeps two files of the same second apart
+        mid = hashlib.sha256(str(msg["Message-ID"]).encode()).hexdigest()[:10]
+        path = self.directory / f"{stamp}-{kind or 'message'}-{slug}-{mid}.eml"
         data = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
         try:
             # write then rename: a crash never leaves half a message for a mail importer to pick up

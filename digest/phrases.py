@@ -28,7 +28,7 @@ MAX_WORDS: Final = 4
 _MAX_TOKENS_PER_TEXT: Final = 400  # a 20,000-character narrative says its piece by then
 _SUBSUMED_SHARE: Final = 0.6  # a longer phrase names the group when it covers this share of it
 _SUBSUMED_MIN: Final = 0.3  # a longer phrase merges into a shorter one it is this common a form of
-_SAME_TEXTS: Final = 0.5  # Jaccard overlap of the texts at which two phrases are one story
+_SAME_TEXTS: Final = 0.6  # Jaccard overlap of the texts at which two phrases are one story
 # candidate pool per requested phrase: merging looks this far down the ranking
 _POOL_PER_PHRASE: Final = 30
 # longer phrases say more: the ranking weight of a phrase of n words
@@ -36,7 +36,6 @@ _LENGTH_WEIGHT: Final = {1: 0.6, 2: 1.6, 3: 1.9, 4: 2.1}
 
 _HANDLE_OR_URL = re.compile(r"(?:https?://|www\.)\S+|@\w+|&\w+;")
 _CLAUSE = re.compile(r"[.!?;:,()\[\]{}\"\n\u2026\u2013\u2014|/]+|\s-+\s")
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 
 # function words that do carry meaning at one edge of a phrase
@@ -78,64 +77,88 @@ def _singular(word: str) -> str:
 
 
 Key = tuple[str, ...]
-_NUMBER = "#"  # numbers and redactions ("XXXX") sit inside phrases, never at an edge
+_NUMBER = "#"  # numbers and redactions ("XXXX"): they cut phrases
 
-_TOKEN = re.compile(r"([^\W\d_]+(?:'[^\W\d_]+)*)|(\d+)|([.!?;:,()\[\]{}\"\n\u2026\u2013\u2014|/]+|\s-+\s)")
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+")
 _REDACTED = re.compile(r"x{2,}")
 
 
-@functools.lru_cache(maxsize=1 << 17)
 def _key_word(surface: str) -> str:
-    """The word a phrase is keyed on: no apostrophes, singular; redaction masks count as numbers."""
+    """The word a phrase is keyed on: no apostrophes, singular; numbers and masks ("XXXX") are "#"."""
     bare = surface.replace("'", "")
-    if _REDACTED.fullmatch(bare):
+    if bare.isdigit() or _REDACTED.fullmatch(bare):
         return _NUMBER
     return _singular(bare)
 
 
-class _Edges:
-    """Per key word: may a phrase start with it, end a longer phrase with it, is it content."""
+class _Vocabulary:
+    """Key word of each surface word, and per key word the edge rules of phrases (cached)."""
+
+    _LIMIT = 1 << 20  # forget everything past a million word forms: memory stays bounded
 
     def __init__(self) -> None:
-        stop = stopwords()
-        self.start: dict[str, bool] = {_NUMBER: False}
-        self.end: dict[str, bool] = {_NUMBER: False}
-        self.content: dict[str, bool] = {_NUMBER: False}
-        for w in stop:
+        self.keys: dict[str, str] = {}
+        self.start: dict[str, bool] = {}
+        self.end: dict[str, bool] = {}
+        self.content: dict[str, bool] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.keys.clear()
+        for table in (self.start, self.end, self.content):
+            table.clear()
+            table[_NUMBER] = False
+        for w in stopwords():
             self.start[w] = w in _START_OK
             self.end[w] = w in _END_OK
             self.content[w] = False
 
-    def learn(self, word: str) -> None:
-        self.start[word] = self.end[word] = self.content[word] = True
+    def key(self, surface: str) -> str:
+        """Look up (and learn) one surface word."""
+        if len(self.keys) > self._LIMIT:
+            self._reset()
+        key = self.keys[surface] = _key_word(surface)
+        if key not in self.content:
+            # a single letter ("a", "u", "s" of "'s") is no word of a phrase
+            self.start[key] = self.end[key] = self.content[key] = len(key) > 1
+        return key
 
 
-def _clauses(text: str, exclude: frozenset[Key], edges: _Edges) -> list[Key]:
+_VOCAB = _Vocabulary()
+
+
+def _clauses(text: str, exclude: frozenset[Key]) -> list[Key]:
     """The clauses of one text as tuples of key words; excluded terms (brand names) cut clauses."""
     text = _HANDLE_OR_URL.sub(" | ", text.translate(_APOSTROPHES).lower())
     out: list[Key] = []
-    words: list[str] = []
-    known = edges.content
+    keys, learn = _VOCAB.keys, _VOCAB.key
     budget = _MAX_TOKENS_PER_TEXT
-    for word, number, _ in _TOKEN.findall(text):
-        if word:
-            key = _key_word(word)
-            if key not in known:
-                edges.learn(key)
-            words.append(key)
-        elif number:
-            words.append(_NUMBER)
-        elif words:
-            out.append(tuple(words))
-            budget -= len(words)
-            words = []
-            if budget <= 0:
-                break
-    if words and budget > 0:
-        out.append(tuple(words))
+    for part in _CLAUSE.split(text):
+        words = _WORD.findall(part)
+        if not words:
+            continue
+        clause = [keys[w] if w in keys else learn(w) for w in words[:budget]]
+        budget -= len(words)
+        if _NUMBER in clause:  # "on hold for 40 minutes": numbers cut phrases, they never join one
+            out.extend(_split_at_numbers(clause))
+        else:
+            out.append(tuple(clause))
+        if budget <= 0:
+            break
     if exclude:
         out = [piece for clause in out for piece in _drop_excluded(clause, exclude)]
     return out
+
+
+def _split_at_numbers(clause: list[str]) -> list[Key]:
+    pieces: list[Key] = []
+    start = 0
+    for i, w in enumerate(clause + [_NUMBER]):
+        if w == _NUMBER:
+            if i > start:
+                pieces.append(tuple(clause[start:i]))
+            start = i + 1
+    return pieces
 
 
 def _drop_excluded(clause: Key, exclude: frozenset[Key]) -> list[Key]:
@@ -158,10 +181,9 @@ def _drop_excluded(clause: Key, exclude: frozenset[Key]) -> list[Key]:
     return pieces
 
 
-def _grams(clauses: Sequence[Key], edges: _Edges, out: set[Key],
-           firsts: frozenset[str] | None = None) -> None:
+def _grams(clauses: Sequence[Key], out: set[Key], firsts: frozenset[str] | None = None) -> None:
     """Add the candidate n-grams of one text to `out` (only those starting with `firsts` if given)."""
-    start, end, content, add = edges.start, edges.end, edges.content, out.add
+    start, end, content, add = _VOCAB.start, _VOCAB.end, _VOCAB.content, out.add
     for clause in clauses:
         n_words = len(clause)
         for i in range(n_words):
@@ -193,19 +215,22 @@ def _contains(long: Key, short: Key) -> bool:
     return len(long) > n and any(long[i : i + n] == short for i in range(len(long) - n + 1))
 
 
-def _subsumes(a: Key, b: Key, postings: dict[Key, set[int]]) -> bool:
-    """One phrase inside the other, and the longer one a common way of saying the shorter.
+def _belongs(key: Key, docs: set[int], group: _Group, postings: dict[Key, set[int]]) -> bool:
+    """Is `key` a variant of a phrase in the group: inside one, or one inside it, used alike?
 
-    "on hold" / "on hold for hours" merge; "flight" / "flight attendant" do not: few flights
-    mentioned are about attendants.
+    "on hold for hours" joins "on hold" when it is a common way of saying it (not "flight
+    attendant" to "flight": few flights mentioned are about attendants); "hold" joins "on hold"
+    when it mostly stands there (not "bank" to "on hold with the bank" when most texts about the
+    bank are about something else).
     """
-    if _contains(a, b):
-        long, short = a, b
-    elif _contains(b, a):
-        long, short = b, a
-    else:
-        return False
-    return len(postings[long]) >= _SUBSUMED_MIN * len(postings[short])
+    for member in group.members:
+        if _contains(key, member):  # a longer form of a member
+            if len(docs) >= _SUBSUMED_MIN * len(postings[member]):
+                return True
+        elif _contains(member, key):  # a part of a member
+            if len(docs & group.docs) >= _SUBSUMED_SHARE * len(docs):
+                return True
+    return False
 
 
 def _merge(pool: list[tuple[float, Key]], postings: dict[Key, set[int]]) -> list[_Group]:
@@ -215,7 +240,7 @@ def _merge(pool: list[tuple[float, Key]], postings: dict[Key, set[int]]) -> list
         docs = postings[key]
         home: _Group | None = None
         for g in groups:
-            if any(_subsumes(m, key, postings) for m in g.members):
+            if _belongs(key, docs, g, postings):
                 home = g
                 break
             small, big = sorted((len(docs), len(g.docs)))
@@ -245,7 +270,7 @@ def _label(group: _Group, postings: dict[Key, set[int]]) -> Key:
 def _exclusions(exclude: Sequence[str]) -> frozenset[Key]:
     keys = set()
     for term in exclude:
-        words = [_key_word(w) for w, _, _ in _TOKEN.findall(term.translate(_APOSTROPHES).lower()) if w]
+        words = [_key_word(w) for w in _WORD.findall(term.translate(_APOSTROPHES).lower())]
         if words:
             keys.add(tuple(words))
             if len(words) > 1:  # "Acme Air" also as the handle-like "acmeair"
@@ -264,14 +289,13 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
     if limit <= 0 or not texts:
         return []
     excluded = _exclusions(exclude)
-    edges = _Edges()
-    docs = [_clauses(t, excluded, edges) for t in texts]
+    docs = [_clauses(t, excluded) for t in texts]
 
     df: Counter[Key] = Counter()
     grams: set[Key] = set()
     for clauses in docs:
         grams.clear()
-        _grams(clauses, edges, grams)
+        _grams(clauses, grams)
         df.update(grams)
     ranked = sorted(((c * _LENGTH_WEIGHT[len(k)], k) for k, c in df.items() if c >= MIN_COUNT),
                     key=lambda x: (-x[0], x[1]))
@@ -285,7 +309,7 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
     postings: dict[Key, set[int]] = {k: set() for k in wanted}
     for i, clauses in enumerate(docs):
         grams.clear()
-        _grams(clauses, edges, grams, firsts)
+        _grams(clauses, grams, firsts)
         for key in grams & wanted:
             postings[key].add(i)
 
@@ -297,7 +321,7 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
         base_firsts = frozenset(m[0] for m in member_of)
         for text in baseline:
             grams.clear()
-            _grams(_clauses(text, excluded, edges), edges, grams, base_firsts)
+            _grams(_clauses(text, excluded), grams, base_firsts)
             base_hits.append({member_of[k] for k in grams if k in member_of})
     out: list[Phrase] = []
     for n, g in enumerate(groups):
@@ -317,17 +341,12 @@ def _surface(label: Key, samples: Sequence[str]) -> str:
     seen: Counter[str] = Counter()
     n = len(label)
     for text in samples:
-        words = [w for w, _, _ in _TOKEN.findall(text.translate(_APOSTROPHES).lower()) if w] or []
-        numbered = _TOKEN.findall(text.translate(_APOSTROPHES).lower())
-        flat = [w or num for w, num, _ in numbered if w or num]
-        keys = [_key_word(w) if w.isalpha() or "'" in w else _NUMBER for w in flat]
+        flat = _WORD.findall(_HANDLE_OR_URL.sub(" ", text.translate(_APOSTROPHES).lower()))
+        keys = [_key_word(w) for w in flat]
         for i in range(len(keys) - n + 1):
             if tuple(keys[i : i + n]) == label:
                 seen[" ".join(flat[i : i + n])] += 1
-        del words
-    if seen:
-        return seen.most_common(1)[0][0]
-    return " ".join(label)
+    return seen.most_common(1)[0][0] if seen else " ".join(label)
 
 
 def _examples(group: _Group, postings: dict[Key, set[int]], texts: Sequence[str],

@@ -120,6 +120,7 @@ def build_digest(config: Config, store: Store, recipient: Recipient, window: Win
     enabled = [s.name for s in config.sources.sources if s.enabled]
     summary = summarize(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
                         health=store.health(enabled), topics=config.sources.topics,
+                        praise_topics=config.sources.praise_topics,
                         brand=config.sources.brand.name, channels=channels, now=now)
     return render_digest(summary, recipient_name=recipient.name, templates=templates)
 

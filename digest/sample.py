@@ -317,6 +317,16 @@ HOSTILE = (  # proves the pipeline escapes what it shows: (title, link, text, au
      "eve\r\nBcc: everyone@example.com"),
 )
 
+# Real posts are each worded a little differently, and the store folds identical texts of a channel into
+# one: openers, closers and details keep templated posts distinct (and neutral, not to skew sentiment).
+OPENERS = ("", "", "", "", "Update: ", "FYI: ", "Quick one: ", "Heads up: ", "Day {n} of my trip: ",
+           "Flying today. ", "Story time: ", "Status report: ")
+CLOSERS = ("", "", "", " #travel", " #avgeek", " #flying", " Flight {fl}.", " Gate {gate}.",
+           " Seat {row}{seat}.", " Out of {city}.", " Anyone else?", " Sent from seat {row}{seat}.",
+           " ({n} hours into this trip)", " Flight {fl} out of {city}.", " Posting from gate {gate}.")
+TRAILERS = ("", " Any advice appreciated.", " Thanks in advance.", " Long time lurker, first post.",
+            " Edit: flight was {fl}, if that matters.", " Edit: added the flight number ({fl}).",
+            " This was out of {city}, gate {gate}.", " Curious if it's just me.")
 BRAND_FORMS = ("@AcmeAir", "@AcmeAir", "Acme Air", "Acme Air", "#acmeair", "@acmeair", "acme air")
 CITIES = ("Boston", "Newark", "Atlanta", "Chicago", "Denver", "Dallas", "Miami", "Orlando", "Seattle",
           "Phoenix", "Charlotte", "Detroit", "Toronto", "San Diego", "Nashville", "Raleigh")
@@ -359,7 +369,12 @@ class _Gen:
             b=brand or r.choice(BRAND_FORMS), city=r.choice(CITIES), city2=r.choice(CITIES),
             fl=r.randint(101, 2999), h=r.randint(2, 9), min=r.choice((35, 45, 50, 70, 90, 110, 140, 185)),
             amt=r.choice((49, 79, 120, 189, 240, 315, 460, 612)), n=r.randint(2, 8), name=r.choice(NAMES),
-            day=r.choice(DAYS))
+            day=r.choice(DAYS), gate=f"{r.choice('ABCDE')}{r.randint(1, 40)}", row=r.randint(3, 38),
+            seat=r.choice("ABCDEF"))
+
+    def post(self, template: str) -> str:
+        """A social post: the template with an opener and a closer, as people word things differently."""
+        return self.fill(self.rng.choice(OPENERS) + template + self.rng.choice(CLOSERS))
 
     def pick(self, bank: Bank[T]) -> T:
         weights = [w for w, _ in bank]
@@ -421,9 +436,9 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _social_items(gen: _Gen) -> list[_Item]:
-    items = [_Item(t, gen.fill(gen.pick(SOCIAL))) for t in gen.times(9, SOCIAL_HOURS, SOCIAL_WEEK)]
-    items += [_Item(t, gen.fill(gen.rng.choice(EMERGING))) for t in gen.ramp(30, 21)]
-    items += [_Item(t, gen.fill(gen.rng.choice(SPIKE))) for t in gen.recent(70, 48)]
+    items = [_Item(t, gen.post(gen.pick(SOCIAL))) for t in gen.times(9, SOCIAL_HOURS, SOCIAL_WEEK)]
+    items += [_Item(t, gen.post(gen.rng.choice(EMERGING))) for t in gen.ramp(30, 21)]
+    items += [_Item(t, gen.post(gen.rng.choice(SPIKE))) for t in gen.recent(70, 48)]
     return sorted(items, key=lambda i: i.when)
 
 
@@ -476,6 +491,7 @@ def _alerts_atom(gen: _Gen) -> str:
     out = []
     for i, (when, template) in enumerate(sorted(entries)):
         title, snippet = gen.fill(template).split("|", 1)
+        snippet = f"{when.astimezone(TZ):%b %-d, %Y} ... {snippet}"
         site = gen.rng.choice(("news.example.com", "travelwire.example.org", "airlineinsider.example.net"))
         real = f"https://{site}/{when:%Y/%m/%d}/story-{i}"
         out.append(
@@ -498,7 +514,7 @@ def _reddit_atom(gen: _Gen) -> str:
     entries += [(t, REDDIT_SPIKE) for t in gen.recent(8, 40)]
     out = []
     for i, (when, template) in enumerate(sorted(entries)):
-        title, body = gen.fill(template).split("|", 1)
+        title, body = gen.fill(template + gen.rng.choice(TRAILERS)).split("|", 1)
         user = gen.rng.choice(REDDITORS)
         sub = gen.rng.choice(("travel", "flying", "airlines", "onebag"))
         post = f"t3_{i:06x}"
@@ -529,7 +545,8 @@ def _reviews_rss(gen: _Gen) -> str:
         stars, title, body = review
         glyphs = "★" * int(stars) + "☆" * (5 - int(stars))
         link = f"https://reviews.example/acme-air/review/{50_000 + i}"
-        item = _rss_item(f"{glyphs} {title}", link, escape(f"<p>{gen.fill(body)}</p>"),
+        trip = gen.fill(f"Flew {{city}} to {{city2}} in {when.astimezone(TZ):%B}, flight {{fl}}.")
+        item = _rss_item(f"{glyphs} {title}", link, escape(f"<p>{gen.fill(body)}</p><p>{trip}</p>"),
                          gen.rng.choice(NAMES) + " " + gen.rng.choice("BCDFGHJKLMNPRST") + ".", when, link)
         items.append(item.replace("</item>", f"<rating>{int(stars)}</rating></item>"))
     return _rss("Acme Air reviews", "https://reviews.example/acme-air", gen.now, items)
@@ -541,8 +558,10 @@ def _blog_json(gen: _Gen) -> str:
     entries.append((gen.now - timedelta(hours=9), BLOG_SPIKE))
     items = []
     for i, (when, (title, html)) in enumerate(sorted(entries, key=lambda e: e[0])):
+        signed = f"<p>Written on {when.astimezone(TZ):%B %-d}.</p>"
         items.append({"id": f"https://blog.example/posts/{i}", "url": f"https://blog.example/posts/{i}",
-                      "title": gen.fill(title, "Acme Air"), "content_html": gen.fill(html, "Acme Air"),
+                      "title": gen.fill(title, "Acme Air"),
+                      "content_html": gen.fill(html, "Acme Air") + signed,
                       "date_published": _iso(when), "authors": [{"name": gen.rng.choice(NAMES)}]})
     feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Runway Notes: a travel blog",
             "home_page_url": "https://blog.example/", "feed_url": "https://blog.example/feed.json",

@@ -9,6 +9,7 @@ claimant sends.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import secrets
@@ -131,15 +132,19 @@ def _normalize_url(url: str) -> str:
     return urlunsplit(("", host, parts.path.rstrip("/"), query, ""))
 
 
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def mention_keys_of(m: Mention, *, by_text: bool = True) -> list[str]:
     """The identities of a mention: its source id, its URL, and its normalized text when long enough.
 
     `by_text` is off for exports of records (call-center tickets): two calls with the same canned
     note are two calls, while the same text posted twice on a channel is a repost.
     """
-    keys = [f"id:{text_key(m.source + chr(0) + m.external_id)}"]
+    keys = [f"id:{_digest(m.source + chr(0) + m.external_id)}"]
     if m.url:
-        keys.append(f"url:{text_key(_normalize_url(m.url))}")
+        keys.append(f"url:{_digest(_normalize_url(m.url))}")
     # very short texts ("thanks!") are too common to identify a post
     if by_text and len(normalize(m.text).split()) >= 6:
         keys.append(f"text:{text_key(m.channel + chr(0) + m.text)}")
@@ -310,8 +315,9 @@ class Store:
             row = conn.execute(sa.select(sources).where(sources.c.name == result.name)).mappings().first()
             values: dict[str, Any] = {"channel": result.channel, "last_attempt": at}
             if ok:
-                values.update(last_success=at, last_error=None, consecutive_failures=0,
-                              last_items=result.items_seen)
+                values.update(last_success=at, last_error=None, consecutive_failures=0)
+                if result.status == "ok":  # an unchanged feed says nothing new about its size
+                    values["last_items"] = result.items_seen
                 if result.state:
                     values["state"] = json.dumps(result.state)
             else:

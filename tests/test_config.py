@@ -178,3 +178,18 @@ def test_unknown_source_keys_always_rejected(tmp_path_factory: pytest.TempPathFa
                              if "\n" not in yaml.safe_dump(value).strip() else "    url: feed.xml\n"
                              f"    {key}: x"))
     assert f"sources.yaml:9: sources[0].{key}: unknown field (a typo?)" in problems(d)
+
+
+def test_preset_names_match_the_sources_layer(tmp_path: Path) -> None:
+    from typing import get_args
+
+    from digest.config import FeedSource
+    from digest.sources import PRESETS
+
+    names: set[str] = set()
+    for a in get_args(FeedSource.model_fields["preset"].annotation):
+        names |= set(get_args(a))
+    assert names == set(PRESETS)
+    write(tmp_path, SOURCES.replace("    url: feed.xml", "    url: feed.xml\n    preset: redit"))
+    [problem] = problems(tmp_path)
+    assert problem.startswith("sources.yaml:9: sources[0].preset: Input should be 'google_alerts'")

@@ -107,7 +107,7 @@ def _check_email(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize("name", ["weekly", "empty", "alert"])
-def test_caniemail_finds_nothing_unsupported_in_gmail_or_outlook(name: str, rendered: dict[str, Path]) -> None:
+def test_caniemail_finds_nothing_gmail_or_outlook_lack(name: str, rendered: dict[str, Path]) -> None:
     result = _check_email(rendered[name])
     report = result.stdout + result.stderr
     problems = [line for line in result.stdout.splitlines()

@@ -309,3 +309,12 @@ def test_source_problems_are_flagged_under_the_headline(templates: Templates) ->
     assert warning in r.html and r.html.index(warning) < r.html.index("Mentions by day")
     assert warning in r.text and r.text.index(warning) < r.text.index("KEY FIGURES")
     assert "Reddit</b> (Reddit): failed 4 times in a row (HTTP 503); last success 3 days ago" in r.html
+
+
+def test_an_installed_wheel_uses_its_package_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import digest.render as render_module
+
+    packaged = tmp_path / "digest" / "templates"
+    packaged.mkdir(parents=True)
+    monkeypatch.setattr(render_module, "_PACKAGED", packaged)
+    assert default_templates_dir() == packaged

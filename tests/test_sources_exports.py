@@ -19,7 +19,9 @@ from digest.sources.exports import parse_date
 from tests.helpers_http import NOW, make_config, make_ctx
 
 NY = ZoneInfo("America/New_York")
-FIELDS = {"id": "ticket_id", "text": "notes", "published": "created_at", "title": "category", "author": "agent"}
+FIELDS = {"id": "ticket_id", "text": "notes", "published": "created_at", "title": "category",
+          "author": "agent"}
+HEADER = "ticket_id,created_at,agent,category,notes\n"
 CALLS = (
     "ticket_id,created_at,agent,category,notes\r\n"
     'CC-1,2024-03-18T14:05:00Z,Ana,Baggage,"Bag missing after flight 417.\r\nSecond call about it."\r\n'
@@ -66,14 +68,15 @@ def test_csv_rows_become_mentions(tmp_path: Path, session: requests.Session) -> 
     assert by_id["CC-2"].published == datetime(2024, 3, 18, 13, 30, tzinfo=UTC)  # 09:30 EDT
     assert by_id["CC-3"].published == datetime(2024, 3, 18, 4, 0, tzinfo=UTC)  # midnight EDT
     assert by_id["CC-4"].published == datetime(2024, 3, 18, 18, 5, tzinfo=UTC)
-    assert (by_id["CC-1"].title, by_id["CC-1"].author, by_id["CC-1"].channel) == ("Baggage", "Ana", "call_center")
+    cc1 = by_id["CC-1"]
+    assert (cc1.title, cc1.author, cc1.channel) == ("Baggage", "Ana", "call_center")
     hashed = [m for m in result.mentions if m.external_id.startswith("h:")]
     assert len(hashed) == 1 and hashed[0].text.startswith("No ticket id")
     assert result.error == "1 row skipped (calls-2024-03.csv line 7: bad date '31/31/2024')"
 
 
 def test_export_timezone_and_date_format(tmp_path: Path, session: requests.Session) -> None:
-    write(tmp_path, "calls-1.csv", "ticket_id,created_at,agent,category,notes\nX,18.03.2024 23:30,a,b,late night\n")
+    write(tmp_path, "calls-1.csv", HEADER + "X,18.03.2024 23:30,a,b,late night\n")
     result = run(tmp_path, session, date_format="%d.%m.%Y %H:%M", timezone="Asia/Tokyo")
     assert result.mentions[0].published == datetime(2024, 3, 18, 14, 30, tzinfo=UTC)
 
@@ -121,7 +124,7 @@ def test_missing_column_fails_the_file_naming_it(tmp_path: Path, session: reques
 
 def test_one_bad_file_does_not_hide_the_good_ones(tmp_path: Path, session: requests.Session) -> None:
     write(tmp_path, "calls-1.csv", CALLS)
-    write(tmp_path, "calls-2.csv", "ticket_id,created_at,agent,category,notes\nZ,2024-03-18,a,b,caf\xe9\n", "cp1252")
+    write(tmp_path, "calls-2.csv", HEADER + "Z,2024-03-18,a,b,caf\xe9\n", "cp1252")
     result = run(tmp_path, session)
     assert result.status == "ok" and len(result.mentions) == 5
     assert result.error is not None
@@ -131,18 +134,19 @@ def test_one_bad_file_does_not_hide_the_good_ones(tmp_path: Path, session: reque
 
 
 def test_encoding_and_delimiter(tmp_path: Path, session: requests.Session) -> None:
-    write(tmp_path, "calls-1.csv", "ticket_id;created_at;agent;category;notes\nZ;2024-03-18;a;b;caf\xe9 cr\xe8me\n",
-          "cp1252")
+    write(tmp_path, "calls-1.csv", HEADER.replace(",", ";") + "Z;2024-03-18;a;b;caf\xe9 cr\xe8me\n", "cp1252")
     result = run(tmp_path, session, encoding="cp1252", delimiter=";")
     assert [m.text for m in result.mentions] == ["café crème"]
 
 
 def test_utf8_bom_and_padded_headers(tmp_path: Path, session: requests.Session) -> None:
-    write(tmp_path, "calls-1.csv", "\ufeff ticket_id , created_at,agent,category, notes \nZ,2024-03-18,a,b,hi\n")
+    write(tmp_path, "calls-1.csv", "\ufeff ticket_id , created_at,agent,category, notes \n"
+                                   "Z,2024-03-18,a,b,hi\n")
     assert [m.external_id for m in run(tmp_path, session).mentions] == ["Z"]
 
 
-def test_no_matching_file_is_ok_but_a_missing_folder_is_an_error(tmp_path: Path, session: requests.Session) -> None:
+def test_no_matching_file_is_ok_but_a_missing_folder_is_an_error(tmp_path: Path,
+                                                                 session: requests.Session) -> None:
     missing = run(tmp_path, session)
     assert missing.status == "error"
     assert missing.error == f"folder not found: {tmp_path / 'exports'} (from path 'exports/calls-*.csv')"
@@ -152,18 +156,19 @@ def test_no_matching_file_is_ok_but_a_missing_folder_is_an_error(tmp_path: Path,
 
 
 def test_brand_filter_applies_to_exports_when_on(tmp_path: Path, session: requests.Session) -> None:
-    write(tmp_path, "calls-1.csv", "ticket_id,created_at,agent,category,notes\n1,2024-03-18,a,b,Acme Air lost it\n"
-                                   "2,2024-03-18,a,b,Nothing about us\n")
+    write(tmp_path, "calls-1.csv", HEADER + "1,2024-03-18,a,b,Acme Air lost it\n"
+                                            "2,2024-03-18,a,b,Nothing about us\n")
     assert [m.external_id for m in run(tmp_path, session, brand_filter=True).mentions] == ["1"]
 
 
 def test_oversized_field_skips_only_that_row(tmp_path: Path, session: requests.Session) -> None:
     big = "x" * 200_000
-    write(tmp_path, "calls-1.csv", f'ticket_id,created_at,agent,category,notes\n1,2024-03-18,a,b,"{big}"\n'
+    write(tmp_path, "calls-1.csv", HEADER + f'1,2024-03-18,a,b,"{big}"\n'
                                    "2,2024-03-18,a,b,fine\n")
     result = run(tmp_path, session)
     assert [m.external_id for m in result.mentions] == ["2"]
-    assert result.error is not None and result.error.startswith("1 row skipped (calls-1.csv line 2: unreadable row")
+    assert result.error is not None
+    assert result.error.startswith("1 row skipped (calls-1.csv line 2: unreadable row")
 
 
 # -- JSON exports ----------------------------------------------------------------------------------------
@@ -182,8 +187,8 @@ def run_json(tmp_path: Path, session: requests.Session, data: Any, **source: Any
     (tmp_path / "tickets.json").write_text(json.dumps(data))
     spec = {"name": "tickets", "kind": "json", "path": "tickets.json", "channel": "call_center",
             "brand_filter": False, "items_path": "data.tickets",
-            "fields": {"id": "id", "text": "body", "published": "opened", "author": "customer.name", "url": "link",
-                       "influence": "reach"}, **source}
+            "fields": {"id": "id", "text": "body", "published": "opened", "author": "customer.name",
+                       "url": "link", "influence": "reach"}, **source}
     config = make_config(tmp_path, [spec])
     return fetch_source(config.sources.sources[0], make_ctx(config, session))
 
@@ -203,7 +208,8 @@ def test_json_export_with_items_path(tmp_path: Path, session: requests.Session) 
 @pytest.mark.parametrize(("data", "items_path", "reason"), [
     ({"data": {}}, "data.tickets", "tickets.json: nothing at items_path 'data.tickets'"),
     ({"data": {"tickets": {"a": 1}}}, "data.tickets", "tickets.json: items are not a list (found an object)"),
-    ({"a": 1}, None, "tickets.json: items are not a list (found an object) (set items_path to the list inside it)"),
+    ({"a": 1}, None,
+     "tickets.json: items are not a list (found an object) (set items_path to the list inside it)"),
 ])
 def test_json_export_without_a_list(data: Any, items_path: str | None, reason: str, tmp_path: Path,
                                     session: requests.Session) -> None:
@@ -213,8 +219,8 @@ def test_json_export_without_a_list(data: Any, items_path: str | None, reason: s
 
 def test_invalid_json_export(tmp_path: Path, session: requests.Session) -> None:
     (tmp_path / "tickets.json").write_text("[1, 2,")
-    config = make_config(tmp_path, [{"name": "t", "kind": "json", "path": "tickets.json", "channel": "call_center",
-                                     "fields": {"text": "body"}}])
+    config = make_config(tmp_path, [{"name": "t", "kind": "json", "path": "tickets.json",
+                                     "channel": "call_center", "fields": {"text": "body"}}])
     result = fetch_source(config.sources.sources[0], make_ctx(config, session))
     assert result.error == "tickets.json: invalid JSON (Expecting value: line 1 column 7 (char 6))"
 
@@ -252,6 +258,6 @@ def test_parse_date_with_a_format() -> None:
 
 
 def test_now_is_used_when_no_date_column_is_mapped(tmp_path: Path, session: requests.Session) -> None:
-    write(tmp_path, "calls-1.csv", "ticket_id,created_at,agent,category,notes\n1,x,a,b,text\n")
+    write(tmp_path, "calls-1.csv", HEADER + "1,x,a,b,text\n")
     result = run(tmp_path, session, fields={"text": "notes"})
     assert [(m.published, m.external_id[:2]) for m in result.mentions] == [(NOW, "h:")]

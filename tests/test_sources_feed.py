@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import requests
-from tests.helpers_http import NOW, LocalServer, make_config, make_ctx, serving
 
 from digest.models import SourceResult
-from digest.sources import fetch_source
+from digest.sources import KINDS, fetch_source
 from digest.sources.feed import parse_feed
 from digest.sources.presets import PRESETS
+from tests.helpers_http import NOW, LocalServer, make_config, make_ctx, serving
 
 FEEDS = Path(__file__).parent / "feeds"
 CASES = sorted(p for p in FEEDS.iterdir() if p.is_file() and not p.name.endswith(".expected.json"))
@@ -49,7 +49,8 @@ def as_dict(result: SourceResult) -> dict[str, Any]:
         "status": result.status,
         "error": result.error,
         "items_seen": result.items_seen,
-        "mentions": [{**dataclasses.asdict(m), "published": m.published.isoformat()} for m in result.mentions],
+        "mentions": [{**dataclasses.asdict(m), "published": m.published.isoformat()}
+                     for m in result.mentions],
     }
 
 
@@ -120,7 +121,8 @@ def test_google_alerts_preset_unwraps_links(session: requests.Session, server: L
     assert mentions[1].text == "Comfortable seats & attentive crew."
 
 
-def test_google_alerts_without_preset_keeps_wrapped_links(session: requests.Session, server: LocalServer) -> None:
+def test_google_alerts_without_preset_keeps_wrapped_links(session: requests.Session,
+                                                          server: LocalServer) -> None:
     mentions = mentions_of("atom_google_alerts.xml", session, server)
     assert mentions[0].url is not None and mentions[0].url.startswith("https://www.google.com/url?")
 
@@ -196,7 +198,8 @@ def test_entity_tricks_neither_expand_nor_leak(doc: str, session: requests.Sessi
     for m in result.mentions:
         assert len(m.text) < 10_000 and "lollol" not in m.text and "root:" not in m.text
     if doc is QUADRATIC:
-        assert result.error == "not a feed: its XML entity declarations would expand it past 1 MiB (an entity bomb?)"
+        assert result.error == ("not a feed: its XML entity declarations would expand it past 1 MiB "
+                                "(an entity bomb?)")
 
 
 def test_a_small_entity_is_still_expanded() -> None:
@@ -214,10 +217,11 @@ def test_utf16_entity_bomb_is_refused() -> None:
 @pytest.mark.parametrize(("body", "reason"), [
     (b"", "not a feed: the response is empty"),
     (b"   \n", "not a feed: the response is empty"),
-    (b"{not json", "not a feed: invalid JSON (Expecting property name enclosed in double quotes: line 1 column 2 "
-                   "(char 1))"),
+    (b"{not json", "not a feed: invalid JSON (Expecting property name enclosed in double quotes: line 1 "
+                   "column 2 (char 1))"),
     (b'{"version": "1", "items": []}', "not a feed: JSON without a jsonfeed.org version"),
-    (b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}', "not a feed: JSON Feed without an items list"),
+    (b'{"version": "https://jsonfeed.org/version/1.1", "items": 3}',
+     "not a feed: JSON Feed without an items list"),
     (b"[" * 100_000, "not a feed: no RSS, Atom or JSON Feed found"),
     (b"<foo><bar/></foo>", "not a feed: no RSS, Atom or JSON Feed found"),
     (b"\x00\x01\x02 binary", "not a feed: no RSS, Atom or JSON Feed found"),
@@ -239,3 +243,16 @@ def test_every_preset_runs_on_every_case(session: requests.Session, server: Loca
             result = fetch_case(case, "path", server, session, {"preset": preset, "brand_filter": False})
             assert result.status in ("ok", "error")
             assert not (result.error or "").startswith("unexpected"), (case.name, preset, result.error)
+
+
+def test_a_bug_in_a_kind_becomes_an_error_result(session: requests.Session, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    def broken(spec: object, ctx: object) -> SourceResult:
+        raise RuntimeError("boom\nsecond line")
+    monkeypatch.setitem(KINDS, "feed", broken)
+    config = make_config(tmp_path)
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session, state={"etag": "e"}))
+    assert result.status == "error" and result.state == {"etag": "e"}
+    assert result.error == "unexpected RuntimeError: boom second line"
+    assert "Traceback" in caplog.text  # the bug is logged in full for whoever fixes it

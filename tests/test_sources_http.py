@@ -1,4 +1,4 @@
-"""Fetching over real HTTP on loopback: conditional GET, retries, rate limits, timeouts, size caps, redirects."""
+"""Fetching over real HTTP on loopback: conditional GET, retries, rate limits, timeouts, caps, redirects."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import requests
 from digest.models import SourceResult
 from digest.sources import fetch_source
 from digest.sources.http import BACKOFF, MAX_BYTES
-from tests.helpers_http import LocalServer, make_config, make_ctx, send, serving
+from tests.helpers_http import LocalServer, Route, make_config, make_ctx, send, serving
 
 FEED = (b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
         b"<item><title>Acme Air was late</title><guid>g1</guid><description>Two hours.</description></item>"
@@ -40,11 +40,14 @@ def fetch(url: str, session: requests.Session, tmp_path: Path, *, state: dict[st
           timeout: float = 5.0, deadline_in: float | None = 10.0) -> SourceResult:
     config = make_config(tmp_path, [{"name": "f", "kind": "feed", "url": url, "channel": "news",
                                      "timeout": timeout}])
-    return fetch_source(config.sources.sources[0], make_ctx(config, session, state=state, deadline_in=deadline_in))
+    ctx = make_ctx(config, session, state=state, deadline_in=deadline_in)
+    return fetch_source(config.sources.sources[0], ctx)
 
 
-def test_ok_returns_mentions_and_state(server: LocalServer, session: requests.Session, tmp_path: Path) -> None:
-    url = server.static("/feed", FEED, headers={"ETag": '"v1"', "Last-Modified": "Tue, 19 Mar 2024 10:00:00 GMT"})
+def test_ok_returns_mentions_and_state(server: LocalServer, session: requests.Session,
+                                       tmp_path: Path) -> None:
+    validators = {"ETag": '"v1"', "Last-Modified": "Tue, 19 Mar 2024 10:00:00 GMT"}
+    url = server.static("/feed", FEED, headers=validators)
     result = fetch(url, session, tmp_path)
     assert result.status == "ok" and [m.external_id for m in result.mentions] == ["g1", "g2"]
     assert result.state["etag"] == '"v1"'
@@ -52,7 +55,7 @@ def test_ok_returns_mentions_and_state(server: LocalServer, session: requests.Se
     assert len(result.state["sha256"]) == 64
 
 
-def conditional(etag: str | None = None, modified: str | None = None) -> object:
+def conditional(etag: str | None = None, modified: str | None = None) -> Route:
     """A route answering 304 when the client's validators match."""
     def route(h: BaseHTTPRequestHandler) -> None:
         if (etag and h.headers.get("If-None-Match") == etag) or (
@@ -69,7 +72,7 @@ def conditional(etag: str | None = None, modified: str | None = None) -> object:
 @pytest.mark.parametrize(("etag", "modified"), [('"abc"', None), (None, "Tue, 19 Mar 2024 10:00:00 GMT")])
 def test_conditional_get_gives_not_modified(etag: str | None, modified: str | None, server: LocalServer,
                                             session: requests.Session, tmp_path: Path) -> None:
-    url = server.route("/feed", conditional(etag, modified))  # type: ignore[arg-type]
+    url = server.route("/feed", conditional(etag, modified))
     first = fetch(url, session, tmp_path)
     assert first.status == "ok"
     second = fetch(url, session, tmp_path, state=first.state)
@@ -117,7 +120,8 @@ def test_retry_after_past_the_deadline_is_an_error(retry_after: str | None, reas
 def test_server_error_then_success_is_retried(server: LocalServer, session: requests.Session,
                                               tmp_path: Path) -> None:
     calls = itertools.count()
-    server.route("/feed", lambda h: send(h, 503, b"busy", "text/plain") if next(calls) == 0 else send(h, 200, FEED))
+    server.route("/feed", lambda h: send(h, 503, b"busy", "text/plain") if next(calls) == 0
+                 else send(h, 200, FEED))
     result = fetch(server.url("/feed"), session, tmp_path)
     assert result.status == "ok" and len(server.seen) == 2
 
@@ -139,7 +143,8 @@ def test_connection_refused(session: requests.Session, tmp_path: Path) -> None:
     assert result.error == "cannot connect to 127.0.0.1: Connection refused (after 1 attempt)"
 
 
-def test_client_errors_are_not_retried(server: LocalServer, session: requests.Session, tmp_path: Path) -> None:
+def test_client_errors_are_not_retried(server: LocalServer, session: requests.Session,
+                                       tmp_path: Path) -> None:
     result = fetch(server.url("/missing"), session, tmp_path)
     assert result.error == "HTTP 404 Not Found (check the URL)" and len(server.seen) == 1
 
@@ -166,16 +171,17 @@ def hang(h: BaseHTTPRequestHandler) -> None:
     (drip, "timed out while reading the response"),
     (hang, "timed out waiting for the response"),
 ])
-def test_slow_servers_are_cut_off(route: object, reason: str, server: LocalServer, session: requests.Session,
+def test_slow_servers_are_cut_off(route: Route, reason: str, server: LocalServer, session: requests.Session,
                                   tmp_path: Path) -> None:
-    url = server.route("/feed", route)  # type: ignore[arg-type]
+    url = server.route("/feed", route)
     started = time.monotonic()
     result = fetch(url, session, tmp_path, timeout=0.5)
     assert time.monotonic() - started < 1.5
     assert result.status == "error" and result.error is not None and result.error.startswith(reason)
 
 
-def test_the_run_deadline_cuts_a_drip_before_the_request_timeout(server: LocalServer, session: requests.Session,
+def test_the_run_deadline_cuts_a_drip_before_the_request_timeout(server: LocalServer,
+                                                                session: requests.Session,
                                                                 tmp_path: Path) -> None:
     url = server.route("/feed", drip)
     started = time.monotonic()
@@ -228,33 +234,33 @@ def test_gzip_without_content_encoding_is_decoded(server: LocalServer, session: 
     assert len(fetch("feed.xml.gz", session, tmp_path).mentions) == 2
 
 
-def redirect(to: str) -> object:
+def redirect(to: str) -> Route:
     return lambda h: send(h, 302, b"", "text/plain", {"Location": to})
 
 
 def test_redirects_are_followed(server: LocalServer, session: requests.Session, tmp_path: Path) -> None:
-    server.route("/old", redirect("/new"))  # type: ignore[arg-type]
+    server.route("/old", redirect("/new"))
     server.static("/new", FEED)
     assert fetch(server.url("/old"), session, tmp_path).status == "ok"
 
 
 def test_redirect_loop_is_reported(server: LocalServer, session: requests.Session, tmp_path: Path) -> None:
-    server.route("/a", redirect("/b"))  # type: ignore[arg-type]
-    server.route("/b", redirect(server.url("/a")))  # type: ignore[arg-type]
+    server.route("/a", redirect("/b"))
+    server.route("/b", redirect(server.url("/a")))
     result = fetch(server.url("/a"), session, tmp_path)
     assert result.error == f"redirect loop: {server.url('/b')} -> {server.url('/a')}"
 
 
 def test_too_many_redirects(server: LocalServer, session: requests.Session, tmp_path: Path) -> None:
     for i in range(10):
-        server.route(f"/r{i}", redirect(f"/r{i + 1}"))  # type: ignore[arg-type]
+        server.route(f"/r{i}", redirect(f"/r{i + 1}"))
     assert fetch(server.url("/r0"), session, tmp_path).error == "too many redirects (more than 5)"
     assert len(server.seen) == 6
 
 
 def test_redirect_to_a_local_file_is_refused(server: LocalServer, session: requests.Session,
                                              tmp_path: Path) -> None:
-    server.route("/feed", redirect("file:///etc/passwd"))  # type: ignore[arg-type]
+    server.route("/feed", redirect("file:///etc/passwd"))
     assert fetch(server.url("/feed"), session, tmp_path).error == "redirected to a non-http URL (file:///etc/passwd)"
 
 

@@ -61,8 +61,8 @@ def run(session: requests.Session, tmp_path: Path, monkeypatch: pytest.MonkeyPat
            **source: Any) -> SourceResult:
         for name, value in ({"ACME_API_AUTH": f"Bearer {SECRET}"} if env is None else env).items():
             monkeypatch.setenv(name, value)
-        spec = {"name": "api", "kind": "http_json", "url": url, "channel": "twitter", "items_path": "data.posts",
-                "next_path": "paging.next", "fields": FIELDS,
+        spec = {"name": "api", "kind": "http_json", "url": url, "channel": "twitter",
+                "items_path": "data.posts", "next_path": "paging.next", "fields": FIELDS,
                 "headers_from_env": {"Authorization": "ACME_API_AUTH"}, **source}
         config = make_config(tmp_path, [spec])
         return fetch_source(config.sources.sources[0], make_ctx(config, session, state=state))
@@ -125,7 +125,8 @@ def test_the_secret_never_appears_in_errors_or_logs(server: LocalServer, run: Ru
     assert server.seen[0][1]["Authorization"] == f"Bearer {SECRET}"  # it was sent...
     assert SECRET not in caplog.text  # ...and never logged
     bad = run(server.url("/api"), env={"ACME_API_AUTH": "x\r\nInjected: 1"})
-    assert bad.error == "environment variable ACME_API_AUTH contains a line break (for the Authorization header)"
+    assert bad.error == ("environment variable ACME_API_AUTH contains a line break "
+                         "(for the Authorization header)")
 
 
 def test_the_secret_is_not_sent_to_another_host(server: LocalServer, run: Run) -> None:

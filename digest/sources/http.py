@@ -174,19 +174,27 @@ def _fetch_http(url: str, ctx: FetchContext, *, timeout: float, accept: str, sec
                             conditional=conditional, max_bytes=max_bytes)
         except _Retry as retry:
             wait = retry.wait if retry.wait is not None else BACKOFF * 2**attempt
-            tries = f" (after {attempt + 1} attempt{'s' if attempt else ''})"
-            if attempt == RETRIES:
-                raise SourceError(retry.reason + tries) from None
-            if math.isinf(wait):
-                raise SourceError(f"{retry.reason} without a usable Retry-After header") from None
-            if not _fits(wait, ctx.deadline, timeout):
-                if retry.wait is not None:  # the server asked for a pause we cannot afford
-                    raise SourceError(f"{retry.reason}: the server asks to retry after {wait:.0f} s, "
-                                      "more than the time left") from None
-                raise SourceError(retry.reason + tries) from None
+            problem = _instead_of_retrying(retry, wait, attempt, ctx.deadline, timeout)
+            if problem:
+                raise SourceError(problem) from None
             log.debug("%s: %s; retrying in %.1f s", show_url(url), retry.reason, wait)
             time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _instead_of_retrying(retry: _Retry, wait: float, attempt: int, deadline: float | None,
+                         timeout: float) -> str | None:
+    """The error to report rather than retry after `wait` seconds, or None to retry."""
+    tries = f" (after {attempt + 1} attempt{'s' if attempt else ''})"
+    if attempt == RETRIES:
+        return retry.reason + tries
+    if math.isinf(wait):
+        return f"{retry.reason} without a usable Retry-After header"
+    if _fits(wait, deadline, timeout):
+        return None
+    if retry.wait is not None:  # the server asked for a pause we cannot afford
+        return f"{retry.reason}: the server asks to retry after {wait:.0f} s, more than the time left"
+    return retry.reason + tries
 
 
 def _fits(wait: float, deadline: float | None, timeout: float) -> bool:
@@ -260,7 +268,8 @@ def _retry_after(value: str | None) -> float:
 def same_origin(a: str, b: str) -> bool:
     """Same scheme, host and port: where a secret header sent to `a` may also go."""
     pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, (pa.hostname or "").lower(), pa.port) == (pb.scheme, (pb.hostname or "").lower(), pb.port)
+    return (pa.scheme, (pa.hostname or "").lower(), pa.port) == (
+        pb.scheme, (pb.hostname or "").lower(), pb.port)
 
 
 def _follow(url: str, session: requests.Session, headers: Mapping[str, str], secrets: Mapping[str, str],

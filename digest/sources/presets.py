@@ -36,14 +36,16 @@ def _titled(e: Entry) -> Entry:
     return e if e.title else dataclasses.replace(e, title=one_line(e.text, max_chars=_TITLE_CHARS))
 
 
+_GOOGLE = re.compile(r"(?:www\.)?google\.(?:com|[a-z]{2}|com?\.[a-z]{2})", re.IGNORECASE)  # .com, .de, .co.uk
+
+
 def unwrap_google(url: str) -> str:
     """The real link inside https://www.google.com/url?...&url=REAL (or q=REAL); other URLs unchanged."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
-    host = (parts.hostname or "").lower()
-    if not (host == "google.com" or host.endswith(".google.com")) or parts.path != "/url":
+    if not _GOOGLE.fullmatch(parts.hostname or "") or parts.path != "/url":
         return url
     params = dict(parse_qsl(parts.query))
     for key in ("url", "q"):

@@ -1,0 +1,254 @@
+"""digest.classify: sentiment, complaint and topics on texts written for these tests.
+
+None of the texts comes from the airline tweets (those are for evaluation only); the last test runs
+the evaluation script on a slice of them and checks that it prints its table.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from textblob import TextBlob
+
+from digest import classify
+from digest.classify import Classifier
+from digest.models import SENTIMENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+TWEETS = ROOT.parent / "shared" / "data" / "airline_tweets" / "Tweets.csv"
+
+TOPICS = {
+    "Billing": ["refund", "bill", "charged"],
+    "Waiting": ["on hold", "wait time"],
+    "Baggage": ["bag", "luggage"],
+}
+PRAISE = {"Staff": ["crew", "staff", "agent"], "App": ["app"]}
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return Classifier(TOPICS, PRAISE)
+
+
+# --- the issue's own examples ---------------------------------------------------------------------
+
+def test_hold_without_sentiment_words_is_a_complaint(clf: Classifier) -> None:
+    result = clf.classify("on hold for 40 minutes")
+    assert result.polarity == 0.0  # TextBlob sees nothing here: the reason for this module
+    assert (result.sentiment, result.complaint) == ("negative", True)
+    assert result.score < 0
+
+
+def test_thanks_and_praise_is_positive_not_a_complaint(clf: Classifier) -> None:
+    result = clf.classify("thanks so much, the crew was wonderful")
+    assert (result.sentiment, result.complaint) == ("positive", False)
+    assert result.score > 0
+
+
+def test_information_request_is_neutral(clf: Classifier) -> None:
+    result = clf.classify("what time does the lounge open?")
+    assert (result.sentiment, result.complaint) == ("neutral", False)
+
+
+# --- behaviour across domains ---------------------------------------------------------------------
+
+NEGATIVE = [
+    "My internet has been down since Monday and support keeps telling me to restart the router.",
+    "Ordered a pizza two hours ago and it still hasn't arrived.",
+    "I was charged twice for the same order and nobody replies to my emails.",
+    "The app crashes every time I try to upload a photo.",
+    "Package says delivered but there's nothing on my porch.",
+    "Third time this month my card has been declined for no reason.",
+    "Can't log in to my account, the password reset link never comes.",
+    "Been waiting 45 minutes for someone in the chat to answer.",
+    "The replacement phone you sent is also defective.",
+    "Why does it take a week to process a simple refund?",
+    "The hotel room was filthy and the front desk didn't care.",
+    "I've asked three times for a callback and nobody has called.",
+    "Still no word on my insurance claim after six weeks.",
+    "The heating in my apartment is broken again and the landlord ignores us",
+    "Not impressed with the customer service at all",
+    "this is the worst bank I have ever dealt with",
+    "The checkout page is not working, I did not get a confirmation email",
+]
+POSITIVE = [
+    "Shout out to Maria at the downtown branch, she sorted out my mortgage paperwork in ten minutes!",
+    "Love the new dashboard, so much easier to find my invoices.",
+    "Delivery arrived early and the food was still hot. Thank you!",
+    "Thanks for fixing the billing issue so quickly.",
+    "The support team was incredibly helpful, problem solved in one call.",
+    "Best coffee in town, the staff are always friendly 😊",
+    "No problems at all with my order, great service as usual",
+]
+NEUTRAL = [
+    "Do you ship to Canada?",
+    "What are your opening hours on Sunday?",
+    "Is the new model available in blue?",
+    "How do I change the email address on my account?",
+    "Does the premium plan include international calls?",
+    "can I bring my dog?",
+    "Our store on Main Street opens at 9 tomorrow.",
+]
+
+
+@pytest.mark.parametrize("text", NEGATIVE)
+def test_problem_reports_are_negative_complaints(clf: Classifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.sentiment, result.complaint) == ("negative", True), result
+
+
+@pytest.mark.parametrize("text", POSITIVE)
+def test_praise_is_positive(clf: Classifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.sentiment, result.complaint) == ("positive", False), result
+
+
+@pytest.mark.parametrize("text", NEUTRAL)
+def test_questions_and_information_are_neutral(clf: Classifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.sentiment, result.complaint) == ("neutral", False), result
+
+
+@pytest.mark.parametrize("text", ["not bad at all", "no complaints, it was not a problem", "never late"])
+def test_negated_complaint_words_are_not_negative(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).sentiment != "negative"
+
+
+@pytest.mark.parametrize("text", ["the agent was not helpful", "never on time", "not happy with this"])
+def test_negated_praise_is_negative(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).sentiment == "negative"
+
+
+@pytest.mark.parametrize("text", [
+    "Great, another delay. Thanks a lot.",
+    "Thanks for nothing.",
+    "Your new update deleted all my saved playlists. Great job.",
+    "love how nobody answers the phone",
+])
+def test_sarcasm_next_to_a_problem_is_negative(clf: Classifier, text: str) -> None:
+    result = clf.classify(text)
+    assert (result.sentiment, result.complaint) == ("negative", True), result
+
+
+def test_thanks_for_a_fix_stays_positive(clf: Classifier) -> None:
+    # a problem is mentioned, but the thanks for solving it is the verdict
+    assert clf.classify("Thanks for the quick help, my lost bag was found!").sentiment == "positive"
+
+
+def test_contractions_and_spelled_out_negation_match_alike(clf: Classifier) -> None:
+    assert classify.words("it doesn't work") == classify.words("it does not work")
+    assert clf.classify("It does not work.").complaint
+
+
+def test_emphasis_hashtags_emoji_and_elongation() -> None:
+    assert classify.words("#NeverAgain") == ["never", "again"]
+    assert classify.words("#neveragain") == ["never", "again"]  # split by known words
+    assert classify.words("sooo slow") == classify.words("so slow")
+    clf = Classifier()
+    assert clf.classify("my order 😡").sentiment == "negative"
+    assert clf.classify("my order 😍").sentiment == "positive"
+    assert clf.classify("WORST SERVICE EVER!!!").score < clf.classify("worst service ever").score
+
+
+# --- topics ---------------------------------------------------------------------------------------
+
+def test_topics_match_whole_words_plurals_and_verb_forms(clf: Classifier) -> None:
+    result = clf.classify("Still no refunds, and I was charged again. Two bags lost, 50 minutes on hold.")
+    assert result.sentiment == "negative"
+    assert result.topics == ("Billing", "Waiting", "Baggage")  # in configuration order
+    refunded = clf.classify("They never refunded me, this is ridiculous")
+    assert refunded.topics == ("Billing",)
+
+
+def test_topics_do_not_match_inside_other_words(clf: Classifier) -> None:
+    result = clf.classify("A billion complaints about the baggage carousel, it is broken")
+    assert result.complaint
+    assert "Billing" not in result.topics  # "bill" is not in "billion"
+    assert "Baggage" not in result.topics  # "bag" is not "baggage"
+
+
+def test_complaint_topics_only_on_negative_texts(clf: Classifier) -> None:
+    assert clf.classify("Got my refund today, thank you so much!").topics == ()
+
+
+def test_praise_topics_only_on_positive_texts(clf: Classifier) -> None:
+    assert clf.praise_topics("The crew and the app were both wonderful, thank you!") == ("Staff", "App")
+    assert clf.praise_topics("The app is broken and the staff were rude") == ()
+    result = clf.classify("Lovely staff")
+    assert clf.praise_topics("Lovely staff", classification=result) == ("Staff",)
+    assert Classifier().praise_topics("Lovely staff") == ()
+
+
+def test_classify_many_equals_classify(clf: Classifier) -> None:
+    texts = [*NEGATIVE, *POSITIVE, *NEUTRAL, NEGATIVE[0], ""]
+    assert clf.classify_many(texts) == [clf.classify(t) for t in texts]
+    assert clf.classify_many([]) == []
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_never_raises_and_stays_in_range(text: str) -> None:
+    result = _SHARED.classify(text)
+    assert result.sentiment in SENTIMENTS
+    assert -1.0 <= result.polarity <= 1.0
+    assert -1.0 <= result.score <= 1.0
+    assert result.polarity == TextBlob(text).sentiment.polarity  # kept as the product owner asked
+    assert not result.complaint or result.sentiment == "negative"
+    assert set(result.topics) <= set(TOPICS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["not", "no", "but", "?", "!", "great", "delay", "thanks", "on", "hold",
+                                 "#FailWhale", "@brand", "😡", ":)", "can't", "sooo", "40", "$5", "\n"]),
+                max_size=30))
+def test_cue_soup_never_raises(words: list[str]) -> None:
+    text = " ".join(words)
+    assert _SHARED.classify(text) == _SHARED.classify_many([text])[0]
+
+
+_SHARED = Classifier(TOPICS, PRAISE)
+
+
+# --- the lexicon files ----------------------------------------------------------------------------
+
+def test_lexicons_load_and_do_not_contradict_themselves() -> None:
+    cues, _ = classify._lexicon()
+    assert len(cues) > 500
+    opposed = {"complaint", "rhetorical"}, {"praise", "no_problem", "resolved"}
+    clashes = [key for key, kinds in cues.items() if kinds.keys() & opposed[0] and kinds.keys() & opposed[1]]
+    assert clashes == [], "a phrase may not be complaint and praise at once (check the stems)"
+    assert all(w >= 0 for kinds in cues.values() for w in kinds.values())
+    # a cue of a lone negator would swallow the "not" of "not helpful"
+    assert [k for k in cues if len(k) == 1 and k[0] in {"not", "no", "never", "nothing"}] == []
+
+
+def test_a_phrase_across_a_clause_boundary_is_rejected() -> None:
+    with pytest.raises(ValueError, match="clause boundary"):
+        classify._phrase_key("nothing but")
+
+
+# --- the evaluation script ------------------------------------------------------------------------
+
+def test_evaluation_script_prints_the_table_and_beats_the_baseline() -> None:
+    if not TWEETS.is_file():
+        pytest.skip(f"labelled tweets not found at {TWEETS} (they live in shared/data beside the repo)")
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "eval_classifier.py"), "--data", str(TWEETS), "--limit", "800"],
+        capture_output=True, text=True, check=True, timeout=300,
+    ).stdout
+    for heading in ("all tweets", "without the leaked category names", "negative share per airline",
+                    "wall time per 1,000 texts"):
+        assert heading in out
+    # first "negative" row: precision, recall, F1 for TextBlob, then for ours
+    row = next(line for line in out.splitlines() if line.strip().startswith("negative "))
+    numbers = [float(x) for x in row.split()[1:]]
+    baseline_recall, our_recall = numbers[1], numbers[4]
+    assert our_recall >= baseline_recall + 0.3, row
+    assert numbers[3] >= 0.75, row  # our precision stays high while recall rises
