@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .analyze import Spike, channel_label, to_quotes
 from .config import Config
@@ -90,7 +90,7 @@ def check_alerts(config: Config, store: Store, mailer: Mailer, *, now: datetime,
     if episode is None or datetime.fromisoformat(episode["last_seen"]) < now - 2 * window:
         # one key per window-sized slot: two runs racing on a new spike claim the same ledger rows
         slot = int(now.timestamp() // window.total_seconds()) * window.total_seconds()
-        episode = {"key": f"alert:{datetime.fromtimestamp(slot, timezone.utc):%Y-%m-%dT%H:%MZ}"}
+        episode = {"key": f"alert:{datetime.fromtimestamp(slot, UTC):%Y-%m-%dT%H:%MZ}"}
     episode["last_seen"] = now.isoformat()
     store.set_meta(EPISODE_KEY, json.dumps(episode))
     key = episode["key"]

@@ -7,9 +7,10 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import webbrowser
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -75,7 +76,7 @@ def cli(ctx: click.Context, config_: str | None, db: str | None, verbose: int, q
 
 def _now(date_: str | None, config: Config) -> datetime:
     if not date_:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         return periods.parse_date(date_, config.tz)
     except ValueError as exc:
@@ -115,7 +116,7 @@ def ingest(c: Context, source: str | None) -> None:
     config = c.config()
     store = c.store()
     try:
-        report = pipeline.ingest(config, store, now=datetime.now(timezone.utc), only=source)
+        report = pipeline.ingest(config, store, now=datetime.now(UTC), only=source)
     finally:
         store.close()
     sys.exit(_report_ingest(report))
@@ -183,12 +184,12 @@ def preview(c: Context, period: Period, date_: str | None, recipient: str | None
     window = periods.last_complete(period, at, config.recipient_tz(r) if recipient else config.tz)
     store = c.store()
     try:
-        rendered = pipeline.build_digest(config, store, r, window, now=datetime.now(timezone.utc),
+        rendered = pipeline.build_digest(config, store, r, window, now=datetime.now(UTC),
                                          templates=c.templates())
     finally:
         store.close()
     if out is None and open_:
-        out = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"digest-{window.key.replace(':', '-')}.html")
+        out = str(Path(tempfile.mkdtemp(prefix="digest-preview-")) / f"{window.key.replace(':', '-')}.html")
     if out is None:
         click.echo(rendered.html)
         return
@@ -198,7 +199,7 @@ def preview(c: Context, period: Period, date_: str | None, recipient: str | None
     elif path.suffix == ".eml":
         from .mailer import build_message
         msg = build_message(rendered, sender=config.recipients.sender, to_name=r.name, to_addr=r.email,
-                            now=datetime.now(timezone.utc), list_id=f"{config.sources.brand.name} {period} digest")
+                            now=datetime.now(UTC), list_id=f"{config.sources.brand.name} {period} digest")
         path.write_bytes(msg.as_bytes())
     else:
         path.write_text(rendered.html, encoding="utf-8")
@@ -214,7 +215,7 @@ def run(c: Context, period: Period | None) -> None:
     """Ingest, then send every digest that is due and not yet sent (what cron calls)."""
     config = c.config()
     store, mailer = c.store(), c.mailer()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         report = pipeline.ingest(config, store, now=now)
         ingest_status = _report_ingest(report)
@@ -248,7 +249,7 @@ def alert(c: Context, dry_run: bool) -> None:
     config = c.config()
     store, mailer = c.store(), c.mailer()
     try:
-        outcome = alerts.check_alerts(config, store, mailer, now=datetime.now(timezone.utc),
+        outcome = alerts.check_alerts(config, store, mailer, now=datetime.now(UTC),
                                       templates=c.templates(), dry_run=dry_run)
     finally:
         store.close()
@@ -286,7 +287,7 @@ def classify(c: Context, file: Any) -> None:
 def sample(c: Context, days: int) -> None:
     """Write the offline sample feeds and call-center exports that the shipped sources.yaml reads."""
     from .sample import write_sample
-    paths = write_sample(c.config_dir, datetime.now(timezone.utc), days=days)
+    paths = write_sample(c.config_dir, datetime.now(UTC), days=days)
     click.echo(f"wrote {len(paths)} sample files under {c.config_dir / 'examples' / 'generated'}")
 
 

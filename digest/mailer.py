@@ -57,6 +57,7 @@ def build_message(digest: RenderedDigest, *, sender: str, to_name: str, to_addr:
     msg.add_alternative(digest.html, subtype="html", charset="utf-8", cte="quoted-printable")
     if digest.attachments:
         html_part = msg.get_payload()[1]  # type: ignore[index]
+        assert isinstance(html_part, EmailMessage)
         for cid, mime, data in digest.attachments:
             maintype, _, subtype = mime.partition("/")
             html_part.add_related(data, maintype=maintype, subtype=subtype, cid=f"<{cid}>",

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import requests
@@ -170,7 +170,7 @@ def send_period(config: Config, store: Store, mailer: Mailer, period: Period, *,
     """Send the last complete `period` before `at` to every recipient who takes it (or to `to`)."""
     jobs = [(r, periods.last_complete(period, at, recipient_tz(config, r)))
             for r in select_recipients(config, period, to)]
-    return _deliver(config, store, mailer, jobs, now=datetime.now(timezone.utc), templates=templates,
+    return _deliver(config, store, mailer, jobs, now=datetime.now(UTC), templates=templates,
                     resend=resend, dry_run=dry_run)
 
 

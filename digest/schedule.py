@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -29,9 +29,9 @@ MISFIRE_GRACE = 6 * 3600
 
 
 def build_scheduler(config: Config, store: Store, mailer: Mailer, *, templates: Templates,
-                    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> BackgroundScheduler:
+                    clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> BackgroundScheduler:
     """A scheduler with the ingest job and one send job per distinct (time zone, send time)."""
-    sched = BackgroundScheduler(timezone=timezone.utc, job_defaults={
+    sched = BackgroundScheduler(timezone=UTC, job_defaults={
         "coalesce": True,            # after downtime, run once, not once per missed tick
         "max_instances": 1,          # never two ingests (or sends) at once
         "misfire_grace_time": MISFIRE_GRACE,
@@ -69,8 +69,8 @@ def build_scheduler(config: Config, store: Store, mailer: Mailer, *, templates: 
 
     if config.sources.alerts and config.sources.alerts.recipients:
         every = max(1, min(15, config.sources.alerts.window_minutes // 4))
-        sched.add_job(alert_job, IntervalTrigger(minutes=every, timezone=timezone.utc), id="alerts")
-    sched.add_job(ingest_job, IntervalTrigger(minutes=config.sources.ingest_every_minutes, timezone=timezone.utc),
+        sched.add_job(alert_job, IntervalTrigger(minutes=every, timezone=UTC), id="alerts")
+    sched.add_job(ingest_job, IntervalTrigger(minutes=config.sources.ingest_every_minutes, timezone=UTC),
                   id="ingest", next_run_time=clock())
     groups: dict[tuple[str, str], set[str]] = {}
     for r in config.recipients.recipients:

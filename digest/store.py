@@ -14,7 +14,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -47,10 +47,10 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 metadata = sa.MetaData()
@@ -206,12 +206,12 @@ class Store:
             return
         key = int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "big", signed=True)
         with self.engine.connect() as conn:
-            deadline = datetime.now(timezone.utc) + timedelta(seconds=wait)
+            deadline = datetime.now(UTC) + timedelta(seconds=wait)
             got = False
             while True:
                 got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
                 conn.commit()
-                if got or datetime.now(timezone.utc) >= deadline:
+                if got or datetime.now(UTC) >= deadline:
                     break
                 import time
                 time.sleep(0.2)

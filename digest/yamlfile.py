@@ -58,7 +58,7 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: yaml.SafeLoa
         result: dict[Any, Any] = {}
         loader.flatten_mapping(node)
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int)):
                 key = str(key)
             if key in result:
@@ -71,7 +71,7 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: yaml.SafeLoa
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_walk(v, (*loc, i), lines, loader, problems, path) for i, v in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def load_yaml(path: Path) -> LocatedYaml:
@@ -95,14 +95,14 @@ def load_yaml(path: Path) -> LocatedYaml:
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise ConfigError([f"{path.name}{line}: YAML syntax error: {what}"]) from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, max(0, exc.position)) + 1
-        raise ConfigError([f"{path.name}:{line}: YAML syntax error: character {exc.character!r} is not "
+        lineno = text.count("\n", 0, max(0, exc.position)) + 1
+        raise ConfigError([f"{path.name}:{lineno}: YAML syntax error: character {exc.character!r} is not "
                            "allowed"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path.name}: YAML error: {' '.join(str(exc).split())}"]) from None
     finally:
         if loader is not None:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
     if problems:
         raise ConfigError(problems)
     return LocatedYaml(path, data, lines)

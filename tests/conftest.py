@@ -9,13 +9,14 @@ import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import hypothesis  # noqa: F401 - imported early: its plugin importing it at teardown trips CPython 3.11's
-import pytest       # "AST constructor recursion depth mismatch" bug (gh-106905) under pytest's rewriter
+import pytest  # "AST constructor recursion depth mismatch" bug (gh-106905) under pytest's rewriter
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,12 +130,12 @@ def copy_project(dest: Path) -> Path:
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A configuration folder with the shipped YAML files and a freshly written offline sample."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from digest.sample import write_sample
 
     copy_project(tmp_path)
-    write_sample(tmp_path, datetime.now(timezone.utc))
+    write_sample(tmp_path, datetime.now(UTC))
     for var in ("DIGEST_SMTP_HOST", "DIGEST_DB", "DIGEST_CONFIG", "DIGEST_OUTBOX"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path

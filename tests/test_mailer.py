@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from digest.models import RenderedDigest
 
 from .conftest import SmtpServer, _Handler, free_port
 
-NOW = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 DIGEST = RenderedDigest("Acme Air daily · 22 Nov: 120 mentions", "<html><body><p>Hi</p></body></html>", "Hi")
 
 
@@ -72,7 +72,7 @@ def test_4xx_answer_is_a_delivery_error(smtp_server: SmtpServer) -> None:
     mailer = SmtpMailer(SmtpSettings("127.0.0.1", smtp_server.port, None, None, "none"))
     with pytest.raises(DeliveryError) as info, mailer.session() as s:
         s.send(message())
-    assert str(info.value) == "SMTP 127.0.0.1:%d (none): 451 4.3.0 Mailbox busy, try later" % smtp_server.port
+    assert str(info.value) == f"SMTP 127.0.0.1:{smtp_server.port} (none): 451 4.3.0 Mailbox busy, try later"
 
 
 def test_connection_refused_is_a_delivery_error() -> None:

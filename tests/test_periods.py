@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.periods import PERIODS, buckets, last_complete, parse_date, previous, window_containing, year_before
+from digest.periods import (
+    PERIODS,
+    buckets,
+    last_complete,
+    parse_date,
+    previous,
+    window_containing,
+    year_before,
+)
 
 NY = ZoneInfo("America/New_York")
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=NY)  # a Monday
@@ -49,7 +57,7 @@ def test_dst_days_have_23_and_25_hours() -> None:
 
 def test_utc_instant_is_cut_in_the_zone() -> None:
     # 03:00 UTC on the 23rd is still the 22nd in New York: yesterday is the 21st
-    w = last_complete("daily", datetime(2026, 11, 23, 3, tzinfo=timezone.utc), NY)
+    w = last_complete("daily", datetime(2026, 11, 23, 3, tzinfo=UTC), NY)
     assert w.label == "Sat 21 Nov 2026"
 
 

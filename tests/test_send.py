@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -125,7 +125,7 @@ def test_preview_writes_html_text_and_eml(ingested: Path, capsys: pytest.Capture
     for suffix in ("html", "txt", "eml"):
         out = ingested / f"p.{suffix}"
         r = run_cli(capsys, "--config", str(ingested), "preview", "weekly", "--date",
-                    datetime.now(timezone.utc).date().isoformat(), "--recipient", "service@acme.example",
+                    datetime.now(UTC).date().isoformat(), "--recipient", "service@acme.example",
                     "--out", str(out))
         assert r.code == 0, r.err
         assert out.stat().st_size > 500

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from digest.errors import StoreError
 from digest.models import Classification, Mention, SourceResult
 from digest.store import STALE_CLAIM, Store
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NEG = Classification("negative", -0.4, True, ("Billing",), -0.8)
 
 
