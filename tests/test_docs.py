@@ -53,11 +53,12 @@ def test_quick_start_runs(tmp_path: Path) -> None:
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
-    emls = sorted((tmp_path / "outbox").glob("*.eml"))
+    emls = sorted((tmp_path / "outbox").glob("*-digest-*.eml"))
     assert emls, done.stdout
     # the first run sends the latest due digest of each kind, once, never all of history
     lines = [ln for ln in done.stdout.splitlines() if ln.strip().endswith(": sent")]
     assert len(lines) == len(emls)
+    assert len({ln.split("→")[0] + ln.split("→")[1] for ln in lines}) == len(lines)
     msg = message_from_bytes(emls[0].read_bytes(), policy=policy.default)
     html = msg.get_body(("html",))
     assert html is not None and "mentions" in html.get_content()
@@ -65,4 +66,4 @@ def test_quick_start_runs(tmp_path: Path) -> None:
     again = subprocess.run(command.split(" && ")[-1], shell=True, cwd=tmp_path, env=env,  # noqa: S602
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == len(emls)
+    assert len(list((tmp_path / "outbox").glob("*-digest-*.eml"))) == len(emls)

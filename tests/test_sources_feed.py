@@ -139,13 +139,6 @@ def test_invalid_utf8_still_yields_entries(session: requests.Session, server: Lo
     assert len(mentions) == 1 and mentions[0].title.startswith("Acme Air")
 
 
-def test_unknown_preset_is_an_error_listing_the_valid_ones(session: requests.Session,
-                                                           server: LocalServer) -> None:
-    result = fetch_case(FEEDS / "rss_hostile.xml", "path", server, session, {"preset": "myspace"})
-    assert result.status == "error"
-    assert result.error == f"unknown preset 'myspace'; presets are {', '.join(PRESETS)}"
-
-
 def test_unsupported_scheme(session: requests.Session, server: LocalServer) -> None:
     config = make_config(FEEDS.parent, [{"name": "f", "kind": "feed", "url": "ftp://x.example/feed.xml",
                                          "channel": "news"}])
