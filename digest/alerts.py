@@ -58,8 +58,8 @@ def detect_spike(config: Config, store: Store, *, now: datetime) -> Spike | None
         log.info("no spike: %d negative in %d min (expected %.1f, threshold %.1f)", len(neg),
                  rules.window_minutes, expected, threshold)
         return None
-    baseline = store.mentions(base_start, start)
-    baseline_texts = baseline.loc[baseline["sentiment"] == "negative", "text"].tolist()[-BASELINE_SAMPLE:]
+    # the latest negative texts only: the baseline may span weeks of a busy brand
+    baseline_texts = store.recent_texts(base_start, start, sentiment="negative", limit=BASELINE_SAMPLE)
     scale = (rules.window_minutes / 60) / base_hours if base_hours else 1.0
     phrases = top_phrases(neg["text"].tolist(), baseline_texts, limit=5, baseline_scale=scale,
                           exclude=[config.sources.brand.name, *config.sources.brand.keywords])

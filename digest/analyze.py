@@ -1,8 +1,13 @@
-"""Pure analysis: mentions DataFrames -> a `Summary` that holds every figure a digest shows.
+"""Pure analysis: mentions (DataFrames, or the store's rollups) -> a `Summary` of every figure a digest shows.
 
 Everything here is computed, formatted and capped up front so that templates only lay it out: a
 user-edited template cannot get a figure wrong, and the HTML stays under Gmail's clipping size
 whatever the volume. The DataFrames are the ones `Store.mentions()` returns (docs/INTERFACES.md).
+
+Two entries give the same Summary: `summarize` takes DataFrames of every mention of the windows;
+`summarize_facts` takes `rollups.Facts` (counts, topic counts, quote candidates, a complaint sample),
+which the store answers from its rollups at any volume. `summarize` reduces its frames to Facts
+first, so both share every step after that.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ import pandas as pd
 from . import periods
 from .models import SourceHealth
 from .periods import Period, Window
+from .rollups import KEEP, Facts, bucket_edges, count_frame, topic_frame
 from .text import safe_url
 
 __all__ = [
     "Capped", "Change", "ChannelRow", "Health", "HealthRow", "Kpi", "PhraseRow", "Praise", "Quote",
-    "Spike", "Summary", "TopicCount", "TopicRow", "Trend", "TrendBucket", "channel_label", "plain_line",
-    "summarize", "to_quotes",
+    "Spike", "Summary", "TopicCount", "TopicRow", "Trend", "TrendBucket", "channel_label", "facts_from_frame",
+    "plain_line", "summarize", "summarize_facts", "to_quotes",
 ]
 
 # Caps: what an executive reads in 30 seconds, and what keeps the HTML far below Gmail's 102 KB clip.
@@ -43,6 +49,8 @@ QUOTE_CHARS = 240
 # Phrase mining is the one step that is not vectorised; beyond this many complaint texts a fixed-seed
 # sample is as good an estimate and keeps a 100k-mention summary fast.
 PHRASE_SAMPLE = 2000
+# the store keeps KEEP quote candidates per list and day: enough for every list a digest shows
+assert max(MAX_QUOTES, MAX_PRAISE_QUOTES, MAX_TOPICS) <= KEEP
 # A source with no successful fetch for this long is reported as stale.
 STALE_AFTER = timedelta(hours=24)
 CHART_HEIGHT = 80  # px of the tallest trend bar
@@ -498,11 +506,14 @@ class _Counts:
         return (self.positive - self.negative) / self.volume * 100 if self.volume else 0.0
 
 
-def _counts(df: pd.DataFrame) -> _Counts:
-    sentiment = df["sentiment"]
-    neg = int((sentiment == "negative").sum())
-    pos = int((sentiment == "positive").sum())
-    return _Counts(len(df), neg, len(df) - neg - pos, pos, int(df["complaint"].sum()))
+def _counts(facts: Facts) -> _Counts:
+    c = facts.counts
+    n = c["n"]
+    sentiment = c["sentiment"]
+    volume = int(n.sum())
+    neg = int(n[sentiment == "negative"].sum())
+    pos = int(n[sentiment == "positive"].sum())
+    return _Counts(volume, neg, volume - neg - pos, pos, int(n[c["complaint"].astype(bool)].sum()))
 
 
 def _only(df: pd.DataFrame, channels: Sequence[str] | None) -> pd.DataFrame:
@@ -574,24 +585,25 @@ def _sentiment_codes(df: pd.DataFrame) -> np.ndarray:
     return np.where(s == "negative", 0, np.where(s == "positive", 2, 1))
 
 
-def _ns(df: pd.DataFrame) -> np.ndarray:
-    """Published instants as int64 nanoseconds since the epoch (UTC)."""
-    return pd.DatetimeIndex(df["published"]).as_unit("ns").asi8
+def facts_from_frame(df: pd.DataFrame, window: Window, *, trend: bool = True) -> Facts:
+    """The Facts of a frame of every mention of `window` (and the recipient's channels, see _prepare)."""
+    comp = df[df["complaint"].astype(bool)]
+    # phrase mining is the one step that is not vectorised: a fixed-seed sample on large volumes
+    sample = comp.sample(n=PHRASE_SAMPLE, random_state=0) if len(comp) > PHRASE_SAMPLE else comp
+    return Facts(count_frame(df, bucket_edges(window, trend)), topic_frame(df), df, sample, exhaustive=True)
 
 
 # -- sections --------------------------------------------------------------------------------------------
 
 
-def _trend(df: pd.DataFrame, window: Window) -> Trend:
+def _trend(facts: Facts, window: Window) -> Trend:
     grain = periods.TREND_GRAIN[window.period]
     starts = periods.buckets(window)
     n = len(starts)
-    edges = np.array([pd.Timestamp(s).as_unit("ns").value for s in starts], dtype="int64")
     counts = np.zeros((n, 3), dtype="int64")
-    if not df.empty:
-        idx = np.searchsorted(edges, _ns(df), side="right") - 1
-        flat = np.bincount(idx * 3 + _sentiment_codes(df), minlength=n * 3)
-        counts = flat[: n * 3].reshape(n, 3)
+    c = facts.counts
+    if not c.empty:
+        np.add.at(counts, (c["bucket"].to_numpy(dtype="int64"), _sentiment_codes(c)), c["n"].to_numpy(dtype="int64"))
     top = int(counts.sum(axis=1).max()) if n else 0
 
     def px(value: int) -> int:
@@ -628,14 +640,15 @@ def _bucket_label(grain: str, period: Period, start: datetime, i: int) -> tuple[
     return f"{start:%b}", f"{start:%B %Y}", True
 
 
-def _channels(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str,
+def _channels(cur: Facts, prev: Facts | None, against: str,
               wanted: Sequence[str] | None) -> Capped[ChannelRow]:
-    def by_channel(df: pd.DataFrame) -> dict[str, tuple[int, int]]:
-        if df.empty:
+    def by_channel(facts: Facts) -> dict[str, tuple[int, int]]:
+        c = facts.counts
+        if c.empty:
             return {}
-        negative = df["sentiment"].eq("negative")
-        g = negative.groupby(df["channel"], sort=False).agg(["size", "sum"])
-        return {str(k): (int(v["size"]), int(v["sum"])) for k, v in g.iterrows()}
+        sizes = pd.DataFrame({"size": c["n"], "negative": c["n"].where(c["sentiment"] == "negative", 0)})
+        g = sizes.groupby(c["channel"].astype(str), sort=False).sum()
+        return {str(k): (int(v["size"]), int(v["negative"])) for k, v in g.iterrows() if v["size"] > 0}
 
     now = by_channel(cur)
     before = by_channel(prev) if prev is not None else {}
@@ -649,7 +662,7 @@ def _channels(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str,
             change = _count_change(volume, before.get(key, (0, 0))[0], against, up="neutral")
         rows.append(ChannelRow(key, channel_label(key), volume, _n(volume), negative, share,
                                _pct(share) if volume else "–", change))
-    rows.sort(key=lambda r: (-r.volume, -(r.change.previous if r.change else 0), r.label))
+    rows.sort(key=lambda r: (-r.volume, -(r.change.previous if r.change else 0), r.label, r.channel))
     return Capped(tuple(rows[:MAX_CHANNELS]), len(rows))
 
 
@@ -664,18 +677,28 @@ def _topic_pairs(complaints: pd.DataFrame, allowed: Mapping[str, Sequence[str]])
     return pairs.drop_duplicates()
 
 
-def _topics(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str, topics: Mapping[str, Sequence[str]],
+def _topic_totals(facts: Facts, allowed: Mapping[str, Sequence[str]]) -> tuple[dict[str, int], int]:
+    """Complaints per topic (a topic counted once per complaint), and complaints in at least one topic."""
+    per: dict[str, int] = {}
+    tagged = 0
+    tc = facts.topic_counts
+    comp = tc[tc["complaint"].astype(bool)]
+    for names, n in zip(comp["topics"], comp["n"], strict=True):
+        kept = [t for t in names if not allowed or t in allowed]
+        if kept:
+            tagged += int(n)
+            for t in kept:
+                per[t] = per.get(t, 0) + int(n)
+    return per, tagged
+
+
+def _topics(cur: Facts, prev: Facts | None, total: int, against: str, topics: Mapping[str, Sequence[str]],
             tz: ZoneInfo) -> tuple[Capped[TopicRow], int, dict[str, int]]:
     """Top complaint topics, complaints in no topic, and each topic's change in count."""
-    comp = cur[cur["complaint"].astype(bool)]
+    comp = cur.ranked[cur.ranked["complaint"].astype(bool)]
     pairs = _topic_pairs(comp, topics)
-    counts = pairs["topic"].value_counts()
-    before: dict[str, int] = {}
-    if prev is not None:
-        prev_comp = prev[prev["complaint"].astype(bool)]
-        before = {str(k): int(v) for k, v in _topic_pairs(prev_comp, topics)["topic"].value_counts().items()}
-    total = len(comp)
-    now = {str(k): int(v) for k, v in counts.items()}
+    now, tagged = _topic_totals(cur, topics)
+    before = _topic_totals(prev, topics)[0] if prev is not None else {}
     names = sorted(set(now) | set(before), key=lambda t: (-now.get(t, 0), -before.get(t, 0), t))
     deltas = {t: now.get(t, 0) - before.get(t, 0) for t in names}
     present = [t for t in names if now.get(t, 0) > 0]
@@ -705,28 +728,30 @@ def _topics(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str, topics: 
         share = c / total * 100 if total else 0.0
         change = _count_change(c, before.get(t, 0), against, up="bad") if prev is not None else None
         rows.append(TopicRow(plain_line(t, 60), c, _n(c), share, _pct(share), change, quotes.get(t)))
-    uncategorized = total - pairs["row"].nunique()
-    return Capped(tuple(rows), len(present)), uncategorized, deltas
+    return Capped(tuple(rows), len(present)), total - tagged, deltas
 
 
 def _brand_words(brand: str) -> set[str]:
     return {w for w in re.split(r"[^\w]+", brand.casefold()) if w}
 
 
-def _phrases(cur: pd.DataFrame, prev: pd.DataFrame | None, window: Window, previous_window: Window,
+def _phrases(cur: Facts, prev: Facts | None, n_comp: int, n_base: int, window: Window, previous_window: Window,
              brand: str, tz: ZoneInfo) -> tuple[Capped[PhraseRow], Capped[PhraseRow], str]:
-    """Frequent and emerging complaint phrases, each with an example quote."""
+    """Frequent and emerging complaint phrases, each with an example quote.
+
+    `n_comp` and `n_base` count every complaint of the two windows; the facts hold a sample of them.
+    """
     from .phrases import top_phrases  # noqa: PLC0415 — imported here so analysis loads without NLP code
 
-    comp = cur[cur["complaint"].astype(bool)]
+    sample = cur.complaint_sample
     empty: Capped[PhraseRow] = Capped((), 0)
-    if comp.empty:
+    if not n_comp or sample.empty:
         return empty, empty, ""
-    base = prev[prev["complaint"].astype(bool)] if prev is not None else cur.iloc[0:0]
-    sample = comp.sample(n=PHRASE_SAMPLE, random_state=0) if len(comp) > PHRASE_SAMPLE else comp
-    base_sample = base.sample(n=PHRASE_SAMPLE, random_state=0) if len(base) > PHRASE_SAMPLE else base
-    fc = len(sample) / len(comp)
-    fb = len(base_sample) / len(base) if len(base) else 1.0
+    base_sample = prev.complaint_sample if prev is not None else sample.iloc[0:0]
+    if prev is None:
+        n_base = 0
+    fc = len(sample) / n_comp
+    fb = len(base_sample) / n_base if n_base else 1.0
     span = (window.end_utc - window.start_utc) / (previous_window.end_utc - previous_window.start_utc)
     # top_phrases compares rates as baseline_count * baseline_scale; sampling changes both counts
     scale = span * fc / fb
@@ -748,21 +773,21 @@ def _phrases(cur: pd.DataFrame, prev: pd.DataFrame | None, window: Window, previ
         rows.append(PhraseRow(plain_line(p.text, 60), count, ("≈" if fc < 1 else "") + _n(count), baseline,
                               p.emerging, growth, quote))
     emerging = [r for r in rows if r.emerging]
-    note = f"from a sample of {_n(len(sample))} of {_n(len(comp))} complaints" if fc < 1 else ""
+    note = f"from a sample of {_n(len(sample))} of {_n(n_comp)} complaints" if fc < 1 else ""
     top = Capped(tuple(rows[:MAX_PHRASES]), len(rows))
     return top, Capped(tuple(emerging[:MAX_EMERGING]), len(emerging)), note
 
 
-def _most_negative(cur: pd.DataFrame, tz: ZoneInfo) -> Capped[Quote]:
-    neg = cur[cur["sentiment"] == "negative"]
+def _most_negative(cur: Facts, total: int, tz: ZoneInfo) -> Capped[Quote]:
+    neg = cur.ranked[cur.ranked["sentiment"] == "negative"]
     ranked = neg.sort_values(["score", "polarity", "influence"], ascending=[True, True, False], kind="stable")
-    return Capped(to_quotes(ranked.head(MAX_QUOTES), tz), len(neg))
+    return Capped(to_quotes(ranked.head(MAX_QUOTES), tz), total)
 
 
-def _most_influential(cur: pd.DataFrame, tz: ZoneInfo) -> Capped[Quote]:
-    loud = cur[cur["influence"] > 0]
+def _most_influential(cur: Facts, tz: ZoneInfo) -> Capped[Quote]:
+    loud = cur.ranked[cur.ranked["influence"] > 0]
     ranked = loud.sort_values(["influence", "score"], ascending=[False, True], kind="stable")
-    return Capped(to_quotes(ranked.head(MAX_QUOTES), tz), len(loud))
+    return Capped(to_quotes(ranked.head(MAX_QUOTES), tz), int(cur.counts["influential"].sum()))
 
 
 def _keyword_pattern(keywords: Sequence[str]) -> str:
@@ -775,15 +800,28 @@ def _keyword_pattern(keywords: Sequence[str]) -> str:
     return "(?i)(?:" + "|".join(parts) + ")"
 
 
-def _praise(cur: pd.DataFrame, prev: pd.DataFrame | None, against: str, volume: int,
+def _praise(cur: Facts, c_cur: _Counts, c_prev: _Counts | None, against: str,
             praise_topics: Mapping[str, Sequence[str]], tz: ZoneInfo) -> Praise:
-    pos = cur[cur["sentiment"] == "positive"]
-    count = len(pos)
+    """Praise: how much, its change, its topics and the warmest quotes.
+
+    A praise topic counts the positive mentions tagged with it (the pipeline tags them at ingest) and,
+    when every text of the window is at hand, those whose text names one of its keywords.
+    """
+    pos = cur.ranked[cur.ranked["sentiment"] == "positive"]
+    count = c_cur.positive
+    volume = c_cur.volume
     change = None
-    if prev is not None:
-        change = _count_change(count, int((prev["sentiment"] == "positive").sum()), against, up="good")
+    if c_prev is not None:
+        change = _count_change(count, c_prev.positive, against, up="good")
     found = []
-    if not pos.empty:
+    if not cur.exhaustive:
+        tc = cur.topic_counts
+        positive = tc[tc["sentiment"] == "positive"]
+        for name in praise_topics:
+            n = sum(int(k) for names, k in zip(positive["topics"], positive["n"], strict=True) if name in names)
+            if n:
+                found.append(TopicCount(plain_line(name, 60), n, _n(n)))
+    elif not pos.empty:
         texts = pos["text"].astype(str)
         tagged = pos["topics"].map(lambda ts: set(ts) if isinstance(ts, (list, tuple, np.ndarray)) else set())
         for name, keywords in praise_topics.items():
@@ -910,14 +948,45 @@ def summarize(
     channels: Sequence[str] | None = None,
     now: datetime,
 ) -> Summary:
-    """Everything the digest of `window` shows, compared with `previous_window` (and a year ago)."""
+    """Everything the digest of `window` shows, compared with `previous_window` (and a year ago).
+
+    The frames hold every mention of their window (rows outside it, or of other channels, are ignored).
+    """
+    if now.tzinfo is None:
+        raise ValueError("naive datetime")
+    wanted = tuple(channels) if channels is not None else None
+    cur = facts_from_frame(_prepare(current, window, wanted), window)
+    prev = facts_from_frame(_prepare(previous, previous_window, wanted), previous_window, trend=False)
+    ago = None
+    if year_ago is not None and year_ago_window is not None:
+        ago = facts_from_frame(_prepare(year_ago, year_ago_window, wanted), year_ago_window, trend=False)
+    return summarize_facts(cur, prev, window, previous_window, year_ago=ago, year_ago_window=year_ago_window,
+                           health=health, topics=topics, praise_topics=praise_topics, brand=brand,
+                           channels=channels, now=now)
+
+
+def summarize_facts(
+    current: Facts,
+    previous: Facts,
+    window: Window,
+    previous_window: Window,
+    *,
+    year_ago: Facts | None = None,
+    year_ago_window: Window | None = None,
+    health: Sequence[SourceHealth] = (),
+    topics: Mapping[str, Sequence[str]] = {},  # noqa: B006 — read only, like summarize's
+    praise_topics: Mapping[str, Sequence[str]] = {},  # noqa: B006
+    brand: str,
+    channels: Sequence[str] | None = None,
+    now: datetime,
+) -> Summary:
+    """`summarize` from Facts (the store's rollups, or facts_from_frame) of the recipient's channels."""
     if now.tzinfo is None:
         raise ValueError("naive datetime")
     tz = window.tz
     wanted = tuple(channels) if channels is not None else None
-    cur = _prepare(current, window, wanted)
-    prev = _prepare(previous, previous_window, wanted)
-    ago = _prepare(year_ago, year_ago_window, wanted) if year_ago is not None and year_ago_window else None
+    cur, prev = current, previous
+    ago = year_ago if year_ago_window is not None else None
     c_cur, c_prev = _counts(cur), _counts(prev)
     has_previous = c_prev.volume > 0
     against = previous_window.label
@@ -934,8 +1003,9 @@ def summarize(
     ]
     prev_or_none = prev if has_previous else None
     channel_rows = _channels(cur, prev_or_none, against, wanted)
-    topic_rows, uncategorized, topic_deltas = _topics(cur, prev_or_none, against, topics, tz)
-    phrases, emerging, phrases_note = _phrases(cur, prev_or_none, window, previous_window, brand, tz)
+    topic_rows, uncategorized, topic_deltas = _topics(cur, prev_or_none, c_cur.complaints, against, topics, tz)
+    phrases, emerging, phrases_note = _phrases(cur, prev_or_none, c_cur.complaints, c_prev.complaints, window,
+                                               previous_window, brand, tz)
     data_health = _health(health, wanted, now)
     local_now = now.astimezone(tz)
     return Summary(
@@ -967,8 +1037,8 @@ def summarize(
         phrases=phrases,
         emerging=emerging,
         phrases_note=phrases_note,
-        most_negative=_most_negative(cur, tz),
+        most_negative=_most_negative(cur, c_cur.negative, tz),
         most_influential=_most_influential(cur, tz),
-        praise=_praise(cur, prev_or_none, against, c_cur.volume, praise_topics, tz),
+        praise=_praise(cur, c_cur, c_prev if has_previous else None, against, praise_topics, tz),
         health=data_health,
     )

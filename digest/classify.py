@@ -140,6 +140,8 @@ def stem(word: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Token:
+    """A normalized word, or a boundary (punctuation, "but", the end of a hashtag)."""
+
     stem: str
     emphasis: float = 1.0  # capitals or elongation ("SOOO", "NEVER")
     negator: bool = False
@@ -181,7 +183,7 @@ def _segment(tag: str) -> tuple[str, ...]:
                     best[i] = (cand, (*prev[:-1], prev[-1] + piece))
                 else:
                     best[i] = (cand, (*prev, piece))
-    score, parts_found = best[n]
+    parts_found = best[n][1]
     known = sum(len(p) for p in parts_found if p in vocab)
     return parts_found if known * 3 >= n * 2 and len(parts_found) > 1 else (tag,)
 
@@ -230,12 +232,24 @@ def _tokens(text: str, known: frozenset[str] | None = None) -> Iterator[_Token |
         yield held
 
 
+_WORD_CACHE: dict[str, _Token] = {}  # word as typed -> its token (tokens are immutable)
+_WORD_CACHE_SIZE: Final = 1 << 17
+
+
 def _raw_tokens(text: str, known: frozenset[str]) -> Iterator[_Token | tuple[str, str]]:
+    """Tokens as they stand, before "did not" becomes "not"."""
+    # the cache serves text only: cue phrases are read with an empty `known`
+    cache = _WORD_CACHE if known else {}
     for m in _TOKEN.finditer(text.translate(_APOSTROPHES)):
         kind = m.lastgroup
         value = m.group()
         if kind == "word":
-            yield _word_token(*_word_forms(value, known))
+            tok = cache.get(value)
+            if tok is None:
+                if len(cache) >= _WORD_CACHE_SIZE:
+                    cache.clear()
+                tok = cache[value] = _word_token(*_word_forms(value, known))
+            yield tok
         elif kind == "num":
             yield _Token("<num>")
         elif kind == "ord":
@@ -299,6 +313,7 @@ def _lexicon() -> tuple[dict[tuple[str, ...], dict[str, float]], dict[str, int]]
 
 @functools.cache
 def _known_words() -> frozenset[str]:
+    """Every stem that some cue uses (for undoing elongation: "sooo" -> "so")."""
     return frozenset(w for key in _lexicon()[0] for w in key)
 
 
@@ -331,6 +346,7 @@ def _vocabulary() -> frozenset[str]:
 
 @functools.cache
 def _vader() -> SentimentIntensityAnalyzer:
+    """VADER with the valences of vader_override.txt (its package files are left untouched)."""
     analyzer = SentimentIntensityAnalyzer()
     for _, valence, word in _read("vader_override.txt"):
         analyzer.lexicon[word] = valence
@@ -341,13 +357,14 @@ def _vader() -> SentimentIntensityAnalyzer:
 
 @dataclass(slots=True)
 class _Evidence:
+    """What the cues of one text add up to, per kind."""
+
     complaint: float = 0.0
     praise: float = 0.0
     mocking: float = 0.0  # praise that turns into complaint when a problem is reported
     resolved: float = 0.0
     request: bool = False
     sympathy: float = 0.0
-    question: bool = False
 
 
 def _contrast_sides(toks: Sequence[_Token]) -> list[int]:
@@ -385,10 +402,10 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
             ev.complaint += _EMOJI_WEIGHT
         elif t[1] in _EMOTICONS_POS or t[1] in _EMOJI_POS:
             ev.praise += _EMOJI_WEIGHT
-    ev.question = "?" in text
     if _INTERROBANG.search(text):
         ev.complaint += _INTERROBANG_WEIGHT
     n = len(toks)
+    stems = [t.stem for t in toks]
     # per token: 1 if a "but" follows it in its sentence, -1 if one precedes it, 0 if neither
     side = _contrast_sides(toks)
     negator_used = [False] * n  # has negated a cue
@@ -410,7 +427,7 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
         match: dict[str, float] | None = None
         length = 0
         for length in range(min(span, n - i), 0, -1):
-            match = cues.get(tuple(t.stem for t in toks[i : i + length]))
+            match = cues.get(tuple(stems[i : i + length]))
             if match is not None:
                 break
         if match is None:
@@ -429,7 +446,7 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
                     if not by_complaint or "complaint" not in match:
                         negator_used[j] = True
                     break
-        scale = max(t.emphasis for t in toks[i : i + length])
+        scale = tok.emphasis if length == 1 else max(t.emphasis for t in toks[i : i + length])
         if i > 0 and toks[i - 1].stem in _BOOSTERS:
             scale *= _BOOST
         contrast = side[i]
@@ -480,7 +497,7 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
     ev.praise += pending_praise
     loose = sum(t.negator and not (negator_used[k] or in_cue[k]) for k, t in enumerate(toks))
     ev.complaint += _NEGATOR_ALONE * loose
-    return ev, [t.stem for t in toks if not t.boundary]
+    return ev, [s for s, t in zip(stems, toks, strict=True) if not t.boundary]
 
 
 # --- decision -----------------------------------------------------------------------------------
@@ -499,6 +516,8 @@ _SINCERE_AT: Final = 1.5  # this much praise that is rarely sarcastic keeps "gre
 
 @dataclass(frozen=True, slots=True)
 class _Decision:
+    """The verdict on one text."""
+
     sentiment: Sentiment
     complaint: bool
     score: float
@@ -557,11 +576,11 @@ class _TopicMatcher:
         return bool(self._by_first)
 
     def match(self, stems: Sequence[str]) -> tuple[str, ...]:
+        """Names of the topics whose keywords occur in `stems`, in configuration order."""
         found: set[str] = set()
-        n = len(stems)
         for i, s in enumerate(stems):
             for name, key in self._by_first.get(s, ()):
-                if name not in found and tuple(stems[i : i + len(key)]) == key and i + len(key) <= n:
+                if name not in found and tuple(stems[i : i + len(key)]) == key:
                     found.add(name)
         return tuple(sorted(found, key=self._order.__getitem__))
 

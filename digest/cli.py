@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,7 +23,7 @@ from .mailer import Mailer, OutboxMailer, SmtpMailer
 from .models import IngestReport
 from .periods import PERIODS, Period
 from .render import Templates
-from .store import Store, default_url
+from .store import BUSY_TIMEOUT, Store, default_url
 
 log = logging.getLogger("digest")
 
@@ -38,7 +38,8 @@ class Context:
         return load_config(self.config_dir)
 
     def store(self) -> Store:
-        return Store.open(self.db or os.environ.get("DIGEST_DB") or default_url(self.config_dir))
+        return Store.open(self.db or os.environ.get("DIGEST_DB") or default_url(self.config_dir),
+                          busy_timeout=_busy_timeout(os.environ))
 
     def templates(self) -> Templates:
         user = self.config_dir / "templates"
@@ -49,6 +50,20 @@ class Context:
         if settings is None:
             return OutboxMailer(outbox_dir(self.config_dir, os.environ))
         return SmtpMailer(settings)
+
+
+def _busy_timeout(env: Mapping[str, str]) -> float:
+    """DIGEST_DB_BUSY_TIMEOUT: seconds a SQLite write waits for another process's lock (default 30)."""
+    raw = env.get("DIGEST_DB_BUSY_TIMEOUT", "").strip()
+    if not raw:
+        return BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise ConfigError([f"DIGEST_DB_BUSY_TIMEOUT: {raw!r} must be a number of seconds from 0 to 3600"])
+    return value
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -100,7 +115,8 @@ def check(c: Context) -> None:
 
 def _report_ingest(report: IngestReport) -> ExitStatus:
     for r in report.results:
-        detail = r.error if r.status == "error" else f"{r.items_seen} items"
+        # an ok source may carry a warning (rows skipped, bytes repaired): show it, it is the data's health
+        detail = r.error if r.status == "error" else f"{r.items_seen} items" + (f" ({r.error})" if r.error else "")
         click.echo(f"  {r.name} [{r.channel}]: {r.status.replace('_', ' ')} · {detail}")
     click.echo(report.summary_line())
     if report.results and len(report.failed) == len(report.results):
@@ -128,9 +144,10 @@ def _report_deliveries(deliveries: Sequence[pipeline.Delivery], mailer: Mailer) 
         click.echo(f"  {d.period} {d.window.label_short} → {d.recipient}: {d.status}{extra}")
     sent = sum(1 for d in deliveries if d.status == "sent")
     failed = sum(1 for d in deliveries if d.status == "failed")
-    skipped = sum(1 for d in deliveries if d.status == "skipped")
+    busy = sum(1 for d in deliveries if d.status == "skipped" and d.detail.startswith(pipeline.IN_PROGRESS))
+    skipped = sum(1 for d in deliveries if d.status == "skipped") - busy
     click.echo(f"{sent} digest{'s' if sent != 1 else ''} sent, {skipped} already sent, {failed} failed"
-               f" · {mailer.describe()}")
+               + (f", {busy} being sent by another run" if busy else "") + f" · {mailer.describe()}")
     return ExitStatus.FAILURE if failed else ExitStatus.OK
 
 

@@ -11,7 +11,7 @@ import smtplib
 import socket
 import ssl
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -39,8 +39,13 @@ def parse_sender(sender: str) -> Address:
 
 
 def build_message(digest: RenderedDigest, *, sender: str, to_name: str, to_addr: str, now: datetime,
-                  list_id: str, kind: str = "digest") -> EmailMessage:
-    """A multipart/alternative message (text, then HTML with inline images) with report headers."""
+                  list_id: str, kind: str = "digest", same_id_for: str | None = None) -> EmailMessage:
+    """A multipart/alternative message (text, then HTML with inline images) with report headers.
+
+    `same_id_for`: a key (recipient and window) from which the Message-ID is derived, so that a copy
+    sent again after a crash carries the same Message-ID as the first and mail systems that
+    deduplicate by Message-ID show it once; None gives a fresh, random Message-ID.
+    """
     msg = EmailMessage()
     frm = parse_sender(sender)
     user, _, domain = to_addr.partition("@")
@@ -48,7 +53,11 @@ def build_message(digest: RenderedDigest, *, sender: str, to_name: str, to_addr:
     msg["To"] = Address(display_name=_clean_header(to_name), username=user, domain=domain)
     msg["Subject"] = _clean_header(digest.subject)[:200]
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(idstring=kind, domain=frm.domain or "localhost")
+    if same_id_for is None:
+        msg["Message-ID"] = make_msgid(idstring=kind, domain=frm.domain or "localhost")
+    else:
+        key = hashlib.sha256(f"{frm.addr_spec}\0{to_addr.lower()}\0{same_id_for}".encode()).hexdigest()[:32]
+        msg["Message-ID"] = f"<{re.sub(r'[^A-Za-z0-9-]', '', kind)}.{key}@{frm.domain or 'localhost'}>"
     # an automated report: no out-of-office replies back to us (RFC 3834), sortable by list
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
@@ -138,10 +147,20 @@ class SmtpMailer:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[_SmtpSession]:
+        session = _SmtpSession(self._connect(), self.describe(), self._connect)
+        try:
+            yield session
+        finally:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                session.client.quit()
+
+    def _connect(self) -> smtplib.SMTP:
+        """A connected (and logged-in) client; DeliveryError, never naming the password, if not."""
         s = self.settings
+        client: smtplib.SMTP | None = None
         try:
             if s.tls == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
+                client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._context())
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
                 if s.tls == "starttls":
@@ -149,23 +168,32 @@ class SmtpMailer:
             if s.user:
                 client.login(s.user, s.password or "")
         except smtplib.SMTPAuthenticationError as exc:
+            _close(client)
             raise DeliveryError(f"SMTP {s.host}:{s.port}: authentication failed for user {s.user!r} "
                                 f"({exc.smtp_code})") from None
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            _close(client)
             raise DeliveryError(f"SMTP {s.host}:{s.port}: {_smtp_reason(exc)}") from None
-        try:
-            yield _SmtpSession(client, self.describe())
-        finally:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                client.quit()
+        return client
+
+
+def _close(client: smtplib.SMTP | None) -> None:
+    if client is not None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            client.close()
 
 
 class _SmtpSession:
-    def __init__(self, client: smtplib.SMTP, where: str) -> None:
+    def __init__(self, client: smtplib.SMTP, where: str, connect: Callable[[], smtplib.SMTP]) -> None:
         self.client = client
         self.where = where
+        self._connect = connect
 
     def send(self, msg: EmailMessage) -> None:
+        if self.client.sock is None:
+            # the server dropped the connection during the previous message (smtplib closed it):
+            # connect again rather than fail every message left in the batch
+            self.client = self._connect()
         try:
             refused = self.client.send_message(msg)
         except (smtplib.SMTPException, OSError) as exc:

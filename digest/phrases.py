@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Final
 
-__all__ = ["EMERGING_GROWTH", "MIN_COUNT", "Phrase", "top_phrases"]
+__all__ = ["EMERGING_GROWTH", "MIN_COUNT", "Phrase", "stopwords", "top_phrases"]
 
 EMERGING_GROWTH: Final = 3.0  # current count >= this x the baseline count (time-scaled)
 MIN_COUNT: Final = 3  # fewer texts than this make no phrase, and nothing emerging
@@ -92,31 +92,21 @@ def _key_word(surface: str) -> str:
 
 
 class _Vocabulary:
-    """Key word of each surface word, and per key word the edge rules of phrases (cached)."""
-
-    _LIMIT = 1 << 20  # forget everything past a million word forms: memory stays bounded
+    """Key word of each surface word, and per key word the edge rules of phrases (one per call)."""
 
     def __init__(self) -> None:
         self.keys: dict[str, str] = {}
-        self.start: dict[str, bool] = {}
-        self.end: dict[str, bool] = {}
-        self.content: dict[str, bool] = {}
-        self._reset()
-
-    def _reset(self) -> None:
-        self.keys.clear()
-        for table in (self.start, self.end, self.content):
-            table.clear()
-            table[_NUMBER] = False
-        for w in stopwords():
-            self.start[w] = w in _START_OK
-            self.end[w] = w in _END_OK
-            self.content[w] = False
+        self.start: dict[str, bool] = {_NUMBER: False}
+        self.end: dict[str, bool] = {_NUMBER: False}
+        self.content: dict[str, bool] = {_NUMBER: False}
+        for word in stopwords():
+            for form in (word, _singular(word)):  # "does" is keyed "doe"
+                self.start[form] = word in _START_OK
+                self.end[form] = word in _END_OK
+                self.content[form] = False
 
     def key(self, surface: str) -> str:
         """Look up (and learn) one surface word."""
-        if len(self.keys) > self._LIMIT:
-            self._reset()
         key = self.keys[surface] = _key_word(surface)
         if key not in self.content:
             # a single letter ("a", "u", "s" of "'s") is no word of a phrase
@@ -124,14 +114,11 @@ class _Vocabulary:
         return key
 
 
-_VOCAB = _Vocabulary()
-
-
-def _clauses(text: str, exclude: frozenset[Key]) -> list[Key]:
+def _clauses(text: str, exclude: frozenset[Key], vocab: _Vocabulary) -> list[Key]:
     """The clauses of one text as tuples of key words; excluded terms (brand names) cut clauses."""
     text = _HANDLE_OR_URL.sub(" | ", text.translate(_APOSTROPHES).lower())
     out: list[Key] = []
-    keys, learn = _VOCAB.keys, _VOCAB.key
+    keys, learn = vocab.keys, vocab.key
     budget = _MAX_TOKENS_PER_TEXT
     for part in _CLAUSE.split(text):
         words = _WORD.findall(part)
@@ -151,6 +138,7 @@ def _clauses(text: str, exclude: frozenset[Key]) -> list[Key]:
 
 
 def _split_at_numbers(clause: list[str]) -> list[Key]:
+    """The pieces of a clause between its numbers."""
     pieces: list[Key] = []
     start = 0
     for i, w in enumerate(clause + [_NUMBER]):
@@ -181,9 +169,10 @@ def _drop_excluded(clause: Key, exclude: frozenset[Key]) -> list[Key]:
     return pieces
 
 
-def _grams(clauses: Sequence[Key], out: set[Key], firsts: frozenset[str] | None = None) -> None:
+def _grams(clauses: Sequence[Key], vocab: _Vocabulary, out: set[Key],
+           firsts: frozenset[str] | None = None) -> None:
     """Add the candidate n-grams of one text to `out` (only those starting with `firsts` if given)."""
-    start, end, content, add = _VOCAB.start, _VOCAB.end, _VOCAB.content, out.add
+    start, end, content, add = vocab.start, vocab.end, vocab.content, out.add
     for clause in clauses:
         n_words = len(clause)
         for i in range(n_words):
@@ -211,6 +200,7 @@ class _Group:
 
 
 def _contains(long: Key, short: Key) -> bool:
+    """Is `short` a run of words inside the longer `long`?"""
     n = len(short)
     return len(long) > n and any(long[i : i + n] == short for i in range(len(long) - n + 1))
 
@@ -268,6 +258,7 @@ def _label(group: _Group, postings: dict[Key, set[int]]) -> Key:
 
 
 def _exclusions(exclude: Sequence[str]) -> frozenset[Key]:
+    """The excluded terms as keys."""
     keys = set()
     for term in exclude:
         words = [_key_word(w) for w in _WORD.findall(term.translate(_APOSTROPHES).lower())]
@@ -289,13 +280,14 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
     if limit <= 0 or not texts:
         return []
     excluded = _exclusions(exclude)
-    docs = [_clauses(t, excluded) for t in texts]
+    vocab = _Vocabulary()
+    docs = [_clauses(t, excluded, vocab) for t in texts]
 
     df: Counter[Key] = Counter()
     grams: set[Key] = set()
     for clauses in docs:
         grams.clear()
-        _grams(clauses, grams)
+        _grams(clauses, vocab, grams)
         df.update(grams)
     ranked = sorted(((c * _LENGTH_WEIGHT[len(k)], k) for k, c in df.items() if c >= MIN_COUNT),
                     key=lambda x: (-x[0], x[1]))
@@ -309,7 +301,7 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
     postings: dict[Key, set[int]] = {k: set() for k in wanted}
     for i, clauses in enumerate(docs):
         grams.clear()
-        _grams(clauses, grams, firsts)
+        _grams(clauses, vocab, grams, firsts)
         for key in grams & wanted:
             postings[key].add(i)
 
@@ -321,7 +313,7 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
         base_firsts = frozenset(m[0] for m in member_of)
         for text in baseline:
             grams.clear()
-            _grams(_clauses(text, excluded), grams, base_firsts)
+            _grams(_clauses(text, excluded, vocab), vocab, grams, base_firsts)
             base_hits.append({member_of[k] for k in grams if k in member_of})
     out: list[Phrase] = []
     for n, g in enumerate(groups):

@@ -13,16 +13,17 @@ from zoneinfo import ZoneInfo
 import requests
 
 from . import periods
-from .analyze import summarize
+from .analyze import PHRASE_SAMPLE, Summary, summarize_facts
 from .classify import Classifier
 from .config import Config, Recipient
 from .errors import DeliveryError, DigestError, UsageError
 from .mailer import Mailer, build_message
 from .models import IngestReport, RenderedDigest, SourceResult
+from .parallel import ClassifierPool
 from .periods import Period, Window
-from .render import Templates, render_digest
+from .render import Templates, personalize, render_digest, render_shared_digest
 from .sources import FetchContext, fetch_source
-from .store import Store
+from .store import STALE_CLAIM, Store
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ INSTALLED_AT = "installed_at"
 # How many missed windows of one period a recipient is sent after downtime (the newest ones).
 MAX_CATCH_UP = 3
 USER_AGENT = "CustomerVoiceDigest/0.1 (+https://github.com/customer-voice-digest)"
+# Delivery.detail of a digest skipped because another run holds its claim
+IN_PROGRESS = "being sent by another run"
 
 
 def make_classifier(config: Config) -> Classifier:
@@ -48,7 +51,9 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
     """Fetch every enabled source (or the one named `only`) concurrently, store new mentions.
 
     One source failing never stops the others: each gives a SourceResult. Raises DigestError if
-    another ingest holds the store's lock for longer than `lock_wait` seconds.
+    another ingest holds the store's lock for longer than `lock_wait` seconds. Sources are fetched and
+    parsed in threads while large batches are classified in worker processes (parallel.ClassifierPool),
+    so that an ingest uses every core.
     """
     specs = [s for s in config.sources.sources if (s.name == only if only else s.enabled)]
     if only and not specs:
@@ -70,12 +75,14 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
 
         results: list[SourceResult] = []
         new = 0
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(specs)))) as pool:
+        # the worker processes start first, while this process has one thread
+        with ClassifierPool(classifier) as classifying, \
+                ThreadPoolExecutor(max_workers=max(1, min(8, len(specs)))) as pool:
             # store each result as it arrives, so a crash later loses nothing already fetched
             for spec, result in zip(specs, pool.map(one, specs), strict=True):
                 if result.status == "ok" and result.mentions:
-                    scores = classifier.classify_many([f"{m.title}\n{m.text}" if m.title and m.title not in m.text
-                                                       else m.text for m in result.mentions])
+                    scores = classifying.classify([f"{m.title}\n{m.text}" if m.title and m.title not in m.text
+                                                   else m.text for m in result.mentions])
                     new += store.add_mentions(list(zip(result.mentions, scores, strict=True)), fetched=now,
                                               by_text=spec.kind == "feed")
                 store.record_source(result, at=now)
@@ -106,22 +113,30 @@ def adhoc_recipient(email: str) -> Recipient:
     return Recipient(name=email.split("@")[0], email=email, digests=list(periods.PERIODS))
 
 
-def build_digest(config: Config, store: Store, recipient: Recipient, window: Window, *, now: datetime,
-                 templates: Templates) -> RenderedDigest:
-    """Summarize and render `window` for `recipient` (their channel filter applied)."""
-    channels = recipient.channels
+def summarize_window(config: Config, store: Store, window: Window, channels: Sequence[str] | None, *,
+                     now: datetime) -> Summary:
+    """The Summary of `window` (of `channels` only, if given), from the store's rollups: its cost grows
+    with the days of the window, not with its mentions."""
     prev = periods.previous(window)
-    current = store.mentions(window.start_utc, window.end_utc, channels)
-    previous = store.mentions(prev.start_utc, prev.end_utc, channels)
+    current = store.facts(window, channels, sample=PHRASE_SAMPLE)
+    previous = store.facts(prev, channels, trend=False, ranked=False, sample=PHRASE_SAMPLE)
     year_ago = year_ago_window = None
     if window.period in ("quarterly", "annual"):
         year_ago_window = periods.year_before(window)
-        year_ago = store.mentions(year_ago_window.start_utc, year_ago_window.end_utc, channels)
+        # a year before an annual window is the previous window
+        year_ago = previous if year_ago_window == prev else store.facts(
+            year_ago_window, channels, trend=False, ranked=False)
     enabled = [s.name for s in config.sources.sources if s.enabled]
-    summary = summarize(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
-                        health=store.health(enabled), topics=config.sources.topics,
-                        praise_topics=config.sources.praise_topics,
-                        brand=config.sources.brand.name, channels=channels, now=now)
+    return summarize_facts(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
+                           health=store.health(enabled), topics=config.sources.topics,
+                           praise_topics=config.sources.praise_topics,
+                           brand=config.sources.brand.name, channels=channels, now=now)
+
+
+def build_digest(config: Config, store: Store, recipient: Recipient, window: Window, *, now: datetime,
+                 templates: Templates) -> RenderedDigest:
+    """Summarize and render `window` for `recipient` (their channel filter applied)."""
+    summary = summarize_window(config, store, window, recipient.channels, now=now)
     return render_digest(summary, recipient_name=recipient.name, templates=templates)
 
 
@@ -134,17 +149,29 @@ def send_one(config: Config, store: Store, mailer_session: object, recipient: Re
         return Delivery(recipient.email, period, window, "dry-run", "not sent (--dry-run)")
     token = store.claim_delivery(recipient.email, window.key, now=now, resend=resend)
     if token is None:
+        if store.delivery_status(recipient.email, window.key) == "claimed":
+            # another run is sending it, or one was killed while sending: its claim is taken over once
+            # it is STALE_CLAIM old (the message may then go out twice, with the same Message-ID)
+            minutes = STALE_CLAIM.total_seconds() / 60
+            return Delivery(recipient.email, period, window, "skipped",
+                            f"{IN_PROGRESS} (a claim older than {minutes:g} min is taken over)")
         return Delivery(recipient.email, period, window, "skipped", "already sent")
     try:
+        # recipients of the same window, zone and channels get the same digest but for their name: it is
+        # rendered once (NAME_SLOT for the name) and personalized per recipient
         key = (window.key + str(window.tz), tuple(recipient.channels) if recipient.channels else None)
-        rendered = cache.get(key) if cache is not None else None
-        if rendered is None:
-            rendered = build_digest(config, store, recipient, window, now=now, templates=templates)
+        shared = cache.get(key) if cache is not None else None
+        if shared is None:
+            shared = render_shared_digest(summarize_window(config, store, window, recipient.channels, now=now),
+                                          templates=templates)
             if cache is not None:
-                cache[key] = rendered
+                cache[key] = shared
+        rendered = personalize(shared, recipient.name) or build_digest(config, store, recipient, window, now=now,
+                                                                       templates=templates)
         msg = build_message(rendered, sender=config.recipients.sender, to_name=recipient.name,
                             to_addr=recipient.email, now=now,
-                            list_id=f"{config.sources.brand.name} {period} digest", kind=f"{period}-digest")
+                            list_id=f"{config.sources.brand.name} {period} digest", kind=f"{period}-digest",
+                            same_id_for=None if resend else f"{window.key} {window.tz}")
         mailer_session.send(msg)  # type: ignore[attr-defined]
     except DigestError as exc:
         store.finish_delivery(recipient.email, window.key, token, now=now, error=str(exc))
@@ -209,7 +236,8 @@ def due_windows(config: Config, store: Store, recipient: Recipient, period: Peri
 
     After downtime the missed windows since the last one sent are caught up (at most MAX_CATCH_UP,
     the newest); a new installation or a new recipient starts with the latest due window only,
-    never with all of history.
+    never with all of history. A window whose send failed (or was interrupted) is retried as long
+    as it is among the newest MAX_CATCH_UP, even on a first run and whatever was sent since.
     """
     tz = recipient_tz(config, recipient)
     installed = datetime.fromisoformat(store.setdefault_meta(INSTALLED_AT, now.isoformat()))
@@ -217,17 +245,23 @@ def due_windows(config: Config, store: Store, recipient: Recipient, period: Peri
     window = periods.last_complete(period, now, tz)
     while send_time(window, send_at, tz) > now:
         window = periods.previous(window)
-    candidates = [window]  # newest first
-    while len(candidates) < MAX_CATCH_UP and candidates[-1].start > installed:
-        candidates.append(periods.previous(candidates[-1]))
-    last_sent = store.last_sent_key(recipient.email, f"{period}:")
+    newest = [window]  # newest first
+    while len(newest) < MAX_CATCH_UP:
+        newest.append(periods.previous(newest[-1]))
+    # new windows are caught up back to the one the installation started in, not before
+    since_install = [w for i, w in enumerate(newest) if i == 0 or newest[i - 1].start > installed]
+    states = store.delivery_states(recipient.email, f"{period}:")
+    last_sent = max((k for k, s in states.items() if s == "sent"), default=None)
     if last_sent is None:
         # first digest of this kind for this recipient: the newest only, and only if there is data
         first = store.first_published()
-        candidates = [w for w in candidates[:1] if first is not None and first < w.end_utc]
+        fresh = [w for w in newest[:1] if first is not None and first < w.end_utc]
     else:
-        candidates = [w for w in candidates if w.key > last_sent]
-    return [w for w in reversed(candidates) if store.delivery_status(recipient.email, w.key) != "sent"]
+        fresh = [w for w in since_install if w.key > last_sent]
+    # attempted but not sent (failed, or a claim the ledger will hand over once it is stale)
+    retry = [w for w in newest if states.get(w.key, "sent") != "sent"]
+    due = {w.key: w for w in fresh + retry if states.get(w.key) != "sent"}
+    return sorted(due.values(), key=lambda w: w.start)
 
 
 def send_due(config: Config, store: Store, mailer: Mailer, *, now: datetime, templates: Templates,

@@ -25,8 +25,8 @@ from .errors import RenderError
 from .models import RenderedDigest
 
 __all__ = [
-    "HTML_BUDGET", "SUBJECT_CHARS", "Templates", "default_templates_dir", "inline_css", "render_alert",
-    "render_digest",
+    "HTML_BUDGET", "NAME_SLOT", "SUBJECT_CHARS", "Templates", "default_templates_dir", "inline_css", "personalize",
+    "render_alert", "render_digest", "render_shared_digest",
 ]
 
 SUBJECT_CHARS = 120  # one line that inbox lists and phones can still show most of
@@ -181,6 +181,41 @@ def render_digest(summary: Summary, *, recipient_name: str, templates: Templates
     else:
         log.warning("digest HTML is %d bytes even without quotes; Gmail may clip it", len(html.encode()))
     return RenderedDigest(subject=subject, html=html, text=text, preheader=preheader)
+
+
+# Stands for the recipient's name in a digest rendered once for everyone who gets the same figures.
+NAME_SLOT = "RecipientNameSlot7f3a"
+
+
+def render_shared_digest(summary: Summary, *, templates: Templates) -> RenderedDigest:
+    """The digest as `render_digest` makes it, with NAME_SLOT where the recipient's name goes.
+
+    Rendering (premailer's CSS inlining above all) is the costly step of a send: a thousand recipients
+    of the same digest need it once, then `personalize` per recipient.
+    """
+    return render_digest(summary, recipient_name=NAME_SLOT, templates=templates)
+
+
+def personalize(shared: RenderedDigest, recipient_name: str) -> RenderedDigest | None:
+    """`shared` with the recipient's name in place of NAME_SLOT, as `render_digest` would have put it;
+    None when the templates transformed the name (a filter on it) so that it must be rendered for them."""
+    name = plain_line(recipient_name, 80)
+    if not name:
+        return None
+    # the characters lxml escapes in text, and `"` so that a name is safe in an attribute as well
+    html_name = name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    out = dataclasses.replace(
+        shared,
+        subject=_subject(shared.subject.replace(NAME_SLOT, name)) if NAME_SLOT in shared.subject
+        else shared.subject,
+        html=shared.html.replace(NAME_SLOT, html_name),
+        text=shared.text.replace(NAME_SLOT, name),
+        preheader=shared.preheader.replace(NAME_SLOT, name),
+    )
+    slot = NAME_SLOT.casefold()
+    if any(slot in part.casefold() for part in (out.subject, out.html, out.text, out.preheader)):
+        return None
+    return out
 
 
 def render_alert(spike: Spike, *, templates: Templates, recipient_name: str = "") -> RenderedDigest:

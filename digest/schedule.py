@@ -70,8 +70,10 @@ def build_scheduler(config: Config, store: Store, mailer: Mailer, *, templates: 
     if config.sources.alerts and config.sources.alerts.recipients:
         every = max(1, min(15, config.sources.alerts.window_minutes // 4))
         sched.add_job(alert_job, IntervalTrigger(minutes=every, timezone=UTC), id="alerts")
+    # APScheduler fires on the real clock; `clock` is only the jobs' idea of now (tests control it)
+    started = datetime.now(UTC)
     sched.add_job(ingest_job, IntervalTrigger(minutes=config.sources.ingest_every_minutes, timezone=UTC),
-                  id="ingest", next_run_time=clock())
+                  id="ingest", next_run_time=started)
     groups: dict[tuple[str, str], set[str]] = {}
     for r in config.recipients.recipients:
         groups.setdefault((str(config.recipient_tz(r)), config.recipient_send_at(r)), set()).add(r.email)
@@ -80,7 +82,7 @@ def build_scheduler(config: Config, store: Store, mailer: Mailer, *, templates: 
         sched.add_job(send_job, CronTrigger(hour=int(hh), minute=int(mm), timezone=tz), args=[frozenset(emails)],
                       id=f"send {tz} {at}")
     # catch up what fell due while the service was down (the ledger makes this safe to repeat)
-    sched.add_job(send_job, id="catch-up", next_run_time=clock())
+    sched.add_job(send_job, id="catch-up", next_run_time=started)
     return sched
 
 

@@ -4,29 +4,57 @@ Mentions are stored once (deduplicated by source id, URL and normalized text) an
 ledger makes a digest go out at most once per recipient and window, even with concurrent runs: a
 send first *claims* its ledger row (insert, or compare-and-swap on a failed/stale row) and only the
 claimant sends.
+
+Rollups (digest/rollups.py) are kept in the transaction that adds mentions, so that a digest of any
+window reads counts by hour and day and a few candidate quotes (`facts`), never every mention.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import heapq
 import json
 import logging
+import math
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from filelock import FileLock, Timeout
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Dialect, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from .errors import StoreError
 from .models import Classification, Mention, SourceHealth, SourceResult
+from .periods import Window
+from .rollups import (
+    DAY,
+    HOUR,
+    KEEP,
+    SAMPLE_BUCKETS,
+    Candidate,
+    Deltas,
+    Facts,
+    bucket_edges,
+    count_frame,
+    deltas,
+    distinct_topics,
+    empty_counts,
+    empty_topic_counts,
+    rank_lists,
+    sample_of,
+    topic_frame,
+)
 from .text import normalize, text_key
 
 log = logging.getLogger(__name__)
@@ -34,6 +62,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DB_NAME = "digest.sqlite3"
 # A claim older than this is taken to belong to a process that died mid-send.
 STALE_CLAIM = timedelta(minutes=15)
+# Seconds a SQLite write waits for another process's lock (env DIGEST_DB_BUSY_TIMEOUT in the CLI).
+BUSY_TIMEOUT = 30.0
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -73,8 +103,11 @@ mentions = sa.Table(
     sa.Column("complaint", sa.Boolean, nullable=False),
     sa.Column("topics", sa.Text, nullable=False, default="[]"),  # JSON list of topic names
     sa.Column("score", sa.Float, nullable=False, default=0.0),
+    # in [0, SAMPLE_BUCKETS), spread by a hash: an even sample of complaints is one index look-up
+    sa.Column("sample", sa.Integer, nullable=False, default=0),
     sa.Index("ix_mentions_published", "published"),
     sa.Index("ix_mentions_channel_published", "channel", "published"),
+    sa.Index("ix_mentions_complaint_sample", "complaint", "sample", "published"),
 )
 
 # Every identity a mention is known by; a new mention sharing any key with a stored one is a duplicate.
@@ -116,6 +149,51 @@ meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# Rollups (digest/rollups.py): mentions counted by UTC hour (hours since the epoch) ...
+mention_rollups = sa.Table(
+    "mention_rollups", metadata,
+    sa.Column("hour", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("sentiment", sa.String(8), primary_key=True),
+    sa.Column("complaint", sa.Boolean, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("influential", sa.Integer, nullable=False),  # of them with influence > 0
+    sqlite_with_rowid=False,
+)
+# ... complaints and praise by UTC day and the set of topics they name (a JSON list) ...
+topic_rollups = sa.Table(
+    "topic_rollups", metadata,
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("sentiment", sa.String(8), primary_key=True),
+    sa.Column("complaint", sa.Boolean, primary_key=True),
+    sa.Column("topics", sa.Text, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+# ... and the best KEEP quotes of each list (rollups.rank_lists) per UTC day and channel, ranks ascending.
+quote_candidates = sa.Table(
+    "quote_candidates", metadata,
+    sa.Column("list", sa.String(300), primary_key=True),  # negative | influential | praise | topic:<name>
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("mention_id", sa.Integer, sa.ForeignKey("mentions.id"), primary_key=True),
+    sa.Column("r1", sa.Float, nullable=False),
+    sa.Column("r2", sa.Float, nullable=False),
+    sa.Column("r3", sa.Float, nullable=False),
+    sa.Column("published", UTCDateTime, nullable=False),
+    sqlite_with_rowid=False,
+)
+ROLLUPS_META = "rollups_version"
+ROLLUPS_VERSION = "1"
+# the columns rollups.deltas reads
+_ROLLUP_COLUMNS = ("id", "channel", "published", "sentiment", "complaint", "topics", "score", "polarity",
+                   "influence")
+_FRAME_COLUMNS = ("id", "source", "channel", "external_id", "url", "title", "text", "author", "published",
+                  "influence", "polarity", "sentiment", "complaint", "topics", "score")
+_DROP_CANDIDATE = sa.text("DELETE FROM quote_candidates WHERE list = :list AND day = :day AND channel = :channel "
+                          "AND mention_id = :mention_id")
 
 
 def default_url(config_dir: Path) -> str:
@@ -160,24 +238,33 @@ class Store:
         self.is_sqlite = engine.dialect.name == "sqlite"
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect to `url` and create missing tables; raise StoreError with the reason."""
+    def open(cls, url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
+        """Connect to `url` and create missing tables; raise StoreError with the reason.
+
+        `busy_timeout`: seconds a SQLite write waits for another process's lock before giving up.
+        """
         try:
             kwargs: dict[str, Any] = {"future": True}
             if url.startswith("postgresql://"):  # psycopg 3 is the driver we ship
                 url = "postgresql+psycopg://" + url[len("postgresql://"):]
             if url.startswith("sqlite"):
-                kwargs["connect_args"] = {"timeout": 30}
+                kwargs["connect_args"] = {"timeout": busy_timeout}
                 db = sa.engine.make_url(url).database
                 if db and db != ":memory:":
                     Path(db).parent.mkdir(parents=True, exist_ok=True)
             engine = sa.create_engine(url, **kwargs)
             if engine.dialect.name == "sqlite":
-                sa.event.listen(engine, "connect", _sqlite_pragmas)
+                sa.event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=int(busy_timeout * 1000)))
             metadata.create_all(engine)
         except (SQLAlchemyError, OSError, ValueError) as exc:
-            raise StoreError(f"cannot open the store {_safe(url)}: {_reason(exc)}") from None
-        return cls(engine)
+            raise StoreError(f"cannot open the store {_safe(url)}: {_reason(exc, busy_timeout)}") from None
+        # from here on, a locked database, a full disk or a lost server is one StoreError naming the store,
+        # whichever method met it (a traceback would tell ops nothing more)
+        sa.event.listen(engine, "handle_error", functools.partial(_store_error, url=_safe(url),
+                                                                  busy_timeout=busy_timeout))
+        store = cls(engine)
+        store.migrate()
+        return store
 
     def close(self) -> None:
         self.engine.dispose()
@@ -252,22 +339,29 @@ class Store:
         known: set[str] = set()
         for chunk in _chunks(sorted(all_keys), 500):
             known.update(conn.execute(sa.select(mention_keys.c.key).where(mention_keys.c.key.in_(chunk))).scalars())
-        added = 0
+        rows: list[dict[str, Any]] = []
+        row_keys: list[list[str]] = []
         for m, c, ks in keyed:
             if known.intersection(ks):
                 continue
-            row = {
+            rows.append({
                 "source": m.source, "channel": m.channel, "external_id": m.external_id[:1024],
                 "url": m.url, "title": m.title, "text": m.text, "author": m.author[:300],
                 "published": m.published, "fetched": fetched, "influence": m.influence,
                 "polarity": c.polarity, "sentiment": c.sentiment, "complaint": c.complaint,
-                "topics": json.dumps(list(c.topics)), "score": c.score,
-            }
-            mid = conn.execute(sa.insert(mentions).values(**row).returning(mentions.c.id)).scalar_one()
-            conn.execute(sa.insert(mention_keys), [{"key": k, "mention_id": mid} for k in ks])
-            known.update(ks)
-            added += 1
-        return added
+                "topics": json.dumps(list(c.topics)), "score": c.score, "sample": sample_of(ks[0]),
+            })
+            row_keys.append(ks)
+            known.update(ks)  # the same post twice in one batch is stored once
+        if not rows:
+            return 0
+        # one statement for the batch; ids come back in the order of the rows
+        ids = conn.execute(sa.insert(mentions).returning(mentions.c.id, sort_by_parameter_order=True),
+                           rows).scalars().all()
+        conn.execute(sa.insert(mention_keys),
+                     [{"key": k, "mention_id": mid} for mid, ks in zip(ids, row_keys, strict=True) for k in ks])
+        add_rollups(conn, [{**row, "id": mid} for row, mid in zip(rows, ids, strict=True)])
+        return len(rows)
 
     def count_mentions(self) -> int:
         with self.engine.connect() as conn:
@@ -281,17 +375,21 @@ class Store:
         return UTCDateTime().process_result_value(value, self.engine.dialect)
 
     def mentions(self, start: datetime, end: datetime, channels: Iterable[str] | None = None) -> pd.DataFrame:
-        """Mentions published in [start, end) as the DataFrame documented in docs/INTERFACES.md."""
-        q = sa.select(
-            mentions.c.id, mentions.c.source, mentions.c.channel, mentions.c.external_id, mentions.c.url,
-            mentions.c.title, mentions.c.text, mentions.c.author, mentions.c.published, mentions.c.influence,
-            mentions.c.polarity, mentions.c.sentiment, mentions.c.complaint, mentions.c.topics, mentions.c.score,
-        ).where(mentions.c.published >= start, mentions.c.published < end).order_by(mentions.c.published)
+        """Mentions published in [start, end) as the DataFrame documented in docs/INTERFACES.md.
+
+        Every row of the window is read: for digests at volume use `facts`.
+        """
+        q = sa.select(*(mentions.c[c] for c in _FRAME_COLUMNS)).where(
+            mentions.c.published >= start, mentions.c.published < end)
         if channels is not None:
             q = q.where(mentions.c.channel.in_(list(channels)))
+        with self.engine.connect() as conn:
+            return self._frame(conn, q)
+
+    def _frame(self, conn: Connection, q: sa.Select[Any]) -> pd.DataFrame:
+        """The mentions frame of docs/INTERFACES.md from a select of _FRAME_COLUMNS, in published order."""
         try:
-            with self.engine.connect() as conn:
-                df = pd.read_sql(q, conn)
+            df = pd.read_sql(q.order_by(mentions.c.published, mentions.c.id), conn)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read mentions: {_reason(exc)}") from None
         df["published"] = pd.to_datetime(df["published"], utc=True)
@@ -300,6 +398,185 @@ class Store:
         for col in ("influence", "polarity", "score"):
             df[col] = df[col].astype(float)
         return df
+
+    def recent_texts(self, start: datetime, end: datetime, *, sentiment: str, limit: int) -> list[str]:
+        """Texts of the latest `limit` mentions of `sentiment` published in [start, end), oldest first."""
+        q = (sa.select(mentions.c.text)
+             .where(mentions.c.published >= start, mentions.c.published < end, mentions.c.sentiment == sentiment)
+             .order_by(mentions.c.published.desc(), mentions.c.id.desc()).limit(limit))
+        with self.engine.connect() as conn:
+            texts = list(conn.execute(q).scalars())
+        return texts[::-1]
+
+    # -- rollups -------------------------------------------------------------------------------------
+
+    def facts(self, window: Window, channels: Iterable[str] | None = None, *, trend: bool = True,
+              ranked: bool = True, sample: int = 0) -> Facts:
+        """What a digest needs of `window` (rollups.Facts), read from the rollups.
+
+        Whole UTC days come from the rollup tables; the parts of days at the window's edges (local
+        midnight is rarely UTC midnight) and any hour that a half-hour time zone splits are read from the
+        mentions themselves, so that the figures are exact in every zone. The cost grows with the days of
+        the window, not with its mentions. `trend`: counts per trend bucket; `ranked`: quote candidates;
+        `sample`: read up to this many complaints (an even sample) for phrase mining.
+        """
+        wanted = list(channels) if channels is not None else None
+        edges = bucket_edges(window, trend)
+        start, end = int(window.start_utc.timestamp()), int(window.end_utc.timestamp())
+        day0, day1 = -(-start // DAY), end // DAY  # the whole UTC days inside [start, end)
+        if day0 < day1:
+            partial = [(a, b) for a, b in ((start, day0 * DAY), (day1 * DAY, end)) if a < b]
+        else:
+            day0 = day1 = 0
+            partial = [(start, end)]
+        split = sorted({e // HOUR for e in edges[1:] if e % HOUR and day0 * DAY <= e < day1 * DAY})
+        try:
+            with self.engine.connect() as conn:
+                raw = self._rollup_rows(conn, [*partial, *((h * HOUR, h * HOUR + HOUR) for h in split)], wanted)
+                seconds = pd.DatetimeIndex(raw["published"]).as_unit("ns").asi8 // 1_000_000_000
+                at_edges = raw[np.any([(seconds >= a) & (seconds < b) for a, b in partial], axis=0)] \
+                    if len(raw) else raw
+                counts = _merge(
+                    [self._hour_counts(conn, day0, day1, split, edges, wanted), count_frame(raw, edges)],
+                    ["bucket", "channel", "sentiment", "complaint"], ["n", "influential"], empty_counts())
+                topic_counts = _merge([self._day_topics(conn, day0, day1, wanted), topic_frame(at_edges)],
+                                      ["channel", "sentiment", "complaint", "topics"], ["n"], empty_topic_counts())
+                frame = self._frame(conn, sa.select(*(mentions.c[c] for c in _FRAME_COLUMNS)).where(sa.false()))
+                if ranked:
+                    names = ["negative", "influential", "praise"] + sorted(
+                        {f"topic:{t}" for ts in topic_counts.loc[topic_counts["complaint"], "topics"] for t in ts})
+                    ids = self._candidates(conn, names, day0, day1, wanted) | _best(at_edges)
+                    frame = self._by_ids(conn, sorted(ids))
+                complaints = int(counts.loc[counts["complaint"], "n"].sum())
+                picked = frame.iloc[0:0]
+                if sample and complaints:
+                    picked = self._complaint_sample(conn, window, wanted, complaints, sample)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the rollups: {_reason(exc)}") from None
+        return Facts(counts, topic_counts, frame.reset_index(drop=True), picked.reset_index(drop=True))
+
+    def _rollup_rows(self, conn: Connection, ranges: Sequence[tuple[int, int]],
+                     wanted: list[str] | None) -> pd.DataFrame:
+        """The columns rollups need of the mentions published in `ranges` (epoch seconds)."""
+        q = sa.select(*(mentions.c[c] for c in _ROLLUP_COLUMNS)).where(sa.or_(sa.false(), *(
+            sa.and_(mentions.c.published >= _at(a), mentions.c.published < _at(b)) for a, b in ranges)))
+        if wanted is not None:
+            q = q.where(mentions.c.channel.in_(wanted))
+        rows = conn.execute(q).all() if ranges else []
+        df = pd.DataFrame(rows, columns=list(_ROLLUP_COLUMNS))
+        df["published"] = pd.to_datetime(df["published"], utc=True)
+        df["complaint"] = df["complaint"].astype(bool)
+        for col in ("influence", "polarity", "score"):
+            df[col] = df[col].astype(float)
+        return df
+
+    def _hour_counts(self, conn: Connection, day0: int, day1: int, split: Sequence[int], edges: Sequence[int],
+                     wanted: list[str] | None) -> pd.DataFrame:
+        """Counts by trend bucket of the whole hours of days [day0, day1), but the `split` hours."""
+        if day0 >= day1:
+            return empty_counts()
+        r = mention_rollups.c
+        # an hour belongs to the bucket its start is in (no bucket edge falls inside a hour read here)
+        bucket: sa.ColumnElement[int] = sa.literal(0) if len(edges) == 1 else sa.case(
+            *((r.hour < -(-e // HOUR), i) for i, e in enumerate(edges[1:])), else_=len(edges) - 1)
+        inner = sa.select(bucket.label("bucket"), r.channel, r.sentiment, r.complaint, r.n, r.influential).where(
+            r.hour >= day0 * 24, r.hour < day1 * 24)
+        if split:
+            inner = inner.where(r.hour.not_in(list(split)))
+        if wanted is not None:
+            inner = inner.where(r.channel.in_(wanted))
+        sub = inner.subquery()
+        keys = (sub.c.bucket, sub.c.channel, sub.c.sentiment, sub.c.complaint)
+        q = sa.select(*keys, sa.func.sum(sub.c.n), sa.func.sum(sub.c.influential)).group_by(*keys)
+        return pd.DataFrame(conn.execute(q).all(), columns=list(empty_counts().columns))
+
+    def _day_topics(self, conn: Connection, day0: int, day1: int, wanted: list[str] | None) -> pd.DataFrame:
+        """Topic counts of the days [day0, day1)."""
+        if day0 >= day1:
+            return empty_topic_counts()
+        t = topic_rollups.c
+        keys = (t.channel, t.sentiment, t.complaint, t.topics)
+        q = sa.select(*keys, sa.func.sum(t.n)).where(t.day >= day0, t.day < day1).group_by(*keys)
+        if wanted is not None:
+            q = q.where(t.channel.in_(wanted))
+        rows = [(c, s, k, distinct_topics(ts), n) for c, s, k, ts, n in conn.execute(q).all()]
+        return pd.DataFrame(rows, columns=list(empty_topic_counts().columns))
+
+    def _candidates(self, conn: Connection, names: Sequence[str], day0: int, day1: int,
+                    wanted: list[str] | None) -> set[int]:
+        """Ids of the best KEEP mentions of each quote list over the days [day0, day1)."""
+        if day0 >= day1:
+            return set()
+        q = quote_candidates.c
+        ids: set[int] = set()
+        for name in names:
+            sel = sa.select(q.mention_id).where(q.list == name, q.day >= day0, q.day < day1)
+            if wanted is not None:
+                sel = sel.where(q.channel.in_(wanted))
+            sel = sel.order_by(q.r1, q.r2, q.r3, q.published, q.mention_id).limit(KEEP)
+            ids.update(int(i) for i in conn.execute(sel).scalars())
+        return ids
+
+    def _by_ids(self, conn: Connection, ids: Sequence[int]) -> pd.DataFrame:
+        frames = [self._frame(conn, sa.select(*(mentions.c[c] for c in _FRAME_COLUMNS)).where(
+            mentions.c.id.in_(list(chunk)))) for chunk in _chunks(ids, 500)]
+        if not frames:
+            return self._frame(conn, sa.select(*(mentions.c[c] for c in _FRAME_COLUMNS)).where(sa.false()))
+        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return df.sort_values(["published", "id"], kind="stable")
+
+    def _complaint_sample(self, conn: Connection, window: Window, wanted: list[str] | None, complaints: int,
+                          size: int) -> pd.DataFrame:
+        """Up to `size` complaints of the window: all of them, or an even sample read through an index."""
+        buckets = SAMPLE_BUCKETS
+        if complaints > size:  # a little more than needed, then the lowest sample numbers
+            buckets = min(SAMPLE_BUCKETS, math.ceil(SAMPLE_BUCKETS * size * 1.25 / complaints))
+        q = sa.select(*(mentions.c[c] for c in _FRAME_COLUMNS)).where(
+            mentions.c.complaint == sa.true(), mentions.c.sample.in_(list(range(buckets))),
+            mentions.c.published >= window.start_utc, mentions.c.published < window.end_utc)
+        if wanted is not None:
+            q = q.where(mentions.c.channel.in_(wanted))
+        if complaints <= size:
+            return self._frame(conn, q)
+        sub = q.with_only_columns(mentions.c.id).order_by(mentions.c.sample, mentions.c.id).limit(size)
+        chosen = [int(i) for i in conn.execute(sub).scalars()]
+        return self._by_ids(conn, chosen)
+
+    def migrate(self) -> None:
+        """Bring a store written by an earlier version up to date (the sample column, the rollups).
+
+        Runs once per store; later opens only read one meta row. Raises StoreError if another process
+        holds the migration lock for an hour.
+        """
+        if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
+            return
+        with self.lock("migrate", wait=3600) as got:
+            if not got:
+                raise StoreError(f"another process is still migrating {_safe(str(self.url))}")
+            if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
+                return
+            columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
+            with self.engine.begin() as conn:
+                if "sample" not in columns:
+                    conn.execute(sa.text("ALTER TABLE mentions ADD COLUMN sample INTEGER NOT NULL DEFAULT 0"))
+                    # any even spread will do for rows stored before the column existed
+                    conn.execute(sa.text(f"UPDATE mentions SET sample = (id * 40503) % {SAMPLE_BUCKETS}"))
+                for index in mentions.indexes:
+                    index.create(conn, checkfirst=True)
+                for table in (quote_candidates, topic_rollups, mention_rollups):
+                    conn.execute(sa.delete(table))
+                last, added = 0, 0
+                while True:
+                    chunk = conn.execute(sa.select(*(mentions.c[c] for c in _ROLLUP_COLUMNS)).where(
+                        mentions.c.id > last).order_by(mentions.c.id).limit(50_000)).mappings().all()
+                    if not chunk:
+                        break
+                    add_rollups(conn, chunk)
+                    last, added = int(chunk[-1]["id"]), added + len(chunk)
+                conn.execute(sa.delete(meta).where(meta.c.key == ROLLUPS_META))
+                conn.execute(sa.insert(meta).values(key=ROLLUPS_META, value=ROLLUPS_VERSION))
+            if added:
+                log.info("counted %d stored mentions into the rollups", added)
 
     # -- sources -------------------------------------------------------------------------------------
 
@@ -406,6 +683,14 @@ class Store:
                 deliveries.c.recipient == recipient.lower(), deliveries.c.status == "sent",
                 deliveries.c.window_key.startswith(prefix))).scalar()
 
+    def delivery_states(self, recipient: str, prefix: str) -> dict[str, str]:
+        """Window key -> ledger status (claimed | sent | failed) of every key starting with `prefix`
+        (e.g. `daily:`) recorded for `recipient`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(deliveries.c.window_key, deliveries.c.status).where(
+                deliveries.c.recipient == recipient.lower(), deliveries.c.window_key.startswith(prefix)))
+            return {str(k): str(s) for k, s in rows}
+
     # -- meta ----------------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
@@ -420,13 +705,25 @@ class Store:
                 conn.execute(sa.insert(meta).values(key=key, value=value))
 
     def count_mentions_between(self, start: datetime, end: datetime, *, sentiment: str | None = None) -> int:
-        """How many mentions (of `sentiment`, if given) were published in [start, end)."""
-        q = sa.select(sa.func.count()).select_from(mentions).where(mentions.c.published >= start,
-                                                                   mentions.c.published < end)
+        """How many mentions (of `sentiment`, if given) were published in [start, end).
+
+        Whole UTC hours are counted from the rollups, the parts of hours at either end from the mentions.
+        """
+        first, last = -(-int(start.timestamp()) // HOUR), int(end.timestamp()) // HOUR
+        if first >= last:  # less than a whole hour: count the mentions
+            ranges = [(start, end)]
+        else:
+            ranges = [(a, b) for a, b in ((start, _at(first * HOUR)), (_at(last * HOUR), end)) if a < b]
+        q = sa.select(sa.func.count()).select_from(mentions).where(sa.or_(sa.false(), *(
+            sa.and_(mentions.c.published >= a, mentions.c.published < b) for a, b in ranges)))
+        r = mention_rollups.c
+        hours = sa.select(sa.func.coalesce(sa.func.sum(r.n), 0)).where(r.hour >= first, r.hour < last)
         if sentiment is not None:
             q = q.where(mentions.c.sentiment == sentiment)
+            hours = hours.where(r.sentiment == sentiment)
         with self.engine.connect() as conn:
-            return int(conn.execute(q).scalar_one())
+            whole = int(conn.execute(hours).scalar_one()) if first < last else 0
+            return whole + (int(conn.execute(q).scalar_one()) if ranges else 0)
 
     def setdefault_meta(self, key: str, value: str) -> str:
         """Set `key` once (first writer wins) and return the stored value."""
@@ -440,18 +737,103 @@ class Store:
         return stored
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_ms: int) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets the digest read while an ingest writes; busy_timeout waits out a short lock instead of failing
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={busy_ms:d}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
 
-def _chunks(items: Sequence[str], n: int) -> Iterator[Sequence[str]]:
+def _chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
+
+
+def add_rollups(conn: Connection, rows: Iterable[Mapping[Any, Any]]) -> None:
+    """Count stored mentions (rows of _ROLLUP_COLUMNS, ids included) into the rollups, in `conn`'s transaction.
+
+    Counts are upserts (n = n + new), so concurrent writers never lose one; each (list, day, channel)
+    of quote candidates touched keeps its best KEEP of the stored and the new ones.
+    """
+    d = deltas(rows)
+    _upsert(conn, mention_rollups, d.count_rows(), ("hour", "channel", "sentiment", "complaint"),
+            ("n", "influential"))
+    _upsert(conn, topic_rollups, d.topic_rows(), ("day", "channel", "sentiment", "complaint", "topics"), ("n",))
+    _keep_best(conn, d)
+
+
+def _keep_best(conn: Connection, d: Deltas) -> None:
+    """Merge the new quote candidates into quote_candidates: the best KEEP of each group stay."""
+    groups = sorted(d.candidates)
+    q = quote_candidates.c
+    stored: dict[tuple[str, int, str], list[Candidate]] = {}
+    for chunk in _chunks(groups, 300):
+        sel = sa.select(q.list, q.day, q.channel, q.r1, q.r2, q.r3, q.published, q.mention_id).where(
+            sa.tuple_(q.list, q.day, q.channel).in_(list(chunk)))
+        for name, day, channel, r1, r2, r3, published, mid in conn.execute(sel):
+            stored.setdefault((name, day, channel), []).append((r1, r2, r3, published, mid))
+    drop: list[dict[str, Any]] = []
+    add: list[dict[str, Any]] = []
+    for group in groups:
+        old = stored.get(group, [])
+        new = d.candidates[group]
+        best = {c[4] for c in heapq.nsmallest(KEEP, old + new)}
+        name, day, channel = group
+        drop.extend({"list": name, "day": day, "channel": channel, "mention_id": c[4]}
+                    for c in old if c[4] not in best)
+        add.extend({"list": name, "day": day, "channel": channel, "mention_id": c[4], "r1": c[0], "r2": c[1],
+                    "r3": c[2], "published": c[3]} for c in new if c[4] in best)
+    if drop:
+        conn.execute(_DROP_CANDIDATE, drop)
+    if add:
+        conn.execute(sa.insert(quote_candidates), add)
+
+
+def _upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: Sequence[str],
+            adds: Sequence[str]) -> None:
+    """Insert `rows`, or add their `adds` columns to the row already stored under the same `keys`."""
+    if not rows:
+        return
+    name = conn.dialect.name
+    if name not in ("sqlite", "postgresql"):
+        raise StoreError(f"the store needs SQLite or PostgreSQL, not {name}")
+    insert = sqlite_dialect.insert(table) if name == "sqlite" else pg_dialect.insert(table)
+    stmt = insert.on_conflict_do_update(index_elements=list(keys),
+                                        set_={c: table.c[c] + insert.excluded[c] for c in adds})
+    conn.execute(stmt, rows)
+
+
+def _merge(frames: Sequence[pd.DataFrame], keys: list[str], sums: list[str], empty: pd.DataFrame) -> pd.DataFrame:
+    """The frames' rows added up by `keys`."""
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return empty
+    both = pd.concat(frames, ignore_index=True)
+    both["complaint"] = both["complaint"].astype(bool)
+    out = both.groupby(keys, as_index=False, sort=True)[sums].sum()
+    for col in sums:
+        out[col] = out[col].astype("int64")
+    return out
+
+
+def _best(rows: pd.DataFrame) -> set[int]:
+    """Ids of the best KEEP mentions of each quote list among `rows` (see rollups.rank_lists)."""
+    lists: dict[str, list[tuple[float, float, float, int, int]]] = {}
+    if rows.empty:
+        return set()
+    ns = pd.DatetimeIndex(rows["published"]).as_unit("ns").asi8.tolist()
+    for r, at in zip(rows.to_dict("records"), ns, strict=True):
+        topics = distinct_topics(r["topics"])
+        for name, rank in rank_lists(str(r["sentiment"]), bool(r["complaint"]), topics, r["score"], r["polarity"],
+                                     r["influence"]):
+            lists.setdefault(name, []).append((*rank, int(at), int(r["id"])))
+    return {c[4] for cands in lists.values() for c in heapq.nsmallest(KEEP, cands)}
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _safe(url: str) -> str:
@@ -462,7 +844,26 @@ def _safe(url: str) -> str:
         return url.split("@")[-1]
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OperationalError):
-        return str(exc.orig).splitlines()[0] if exc.orig else str(exc).splitlines()[0]
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def _reason(exc: BaseException, busy_timeout: float | None = None) -> str:
+    if isinstance(exc, DBAPIError):
+        text = str(exc.orig).splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+    else:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    low = text.lower()
+    if "database is locked" in low or "database table is locked" in low:
+        waited = f"; gave up after {busy_timeout:g} s, see DIGEST_DB_BUSY_TIMEOUT" if busy_timeout is not None else ""
+        return f"{text} (another process holds a write lock{waited})"
+    if "disk i/o error" in low:
+        return f"{text} (is the disk full or failing?)"
+    return text
+
+
+def _store_error(ctx: sa.engine.ExceptionContext, *, url: str, busy_timeout: float) -> None:
+    """SQLAlchemy `handle_error` hook: a database-level failure becomes one StoreError naming the store.
+
+    Constraint violations (IntegrityError) and programming errors pass through: callers rely on the first
+    (the delivery ledger's claims), and the second are bugs that deserve their traceback.
+    """
+    exc = ctx.sqlalchemy_exception
+    if isinstance(exc, OperationalError) or type(exc) is DatabaseError:
+        raise StoreError(f"store {url}: {_reason(exc, busy_timeout)}") from None

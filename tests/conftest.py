@@ -38,6 +38,12 @@ def _pg_available() -> bool:
 PG_AVAILABLE = _pg_available()
 # In CI the PostgreSQL leg must run: a missing server fails the suite instead of skipping silently.
 PG_REQUIRED = os.environ.get("CI") == "true" or os.environ.get("DIGEST_TEST_PG_REQUIRED") == "1"
+# DIGEST_TEST_DB=postgresql: the `project` fixture (the CLI and end-to-end tests) stores in a fresh
+# PostgreSQL schema through DIGEST_DB instead of the default SQLite file, so that the whole suite runs
+# on PostgreSQL too (the store tests run on both databases either way).
+TEST_DB = os.environ.get("DIGEST_TEST_DB", "sqlite")
+if TEST_DB not in ("sqlite", "postgresql"):
+    raise ValueError(f"DIGEST_TEST_DB must be sqlite or postgresql, not {TEST_DB!r}")
 
 
 @contextlib.contextmanager
@@ -56,17 +62,24 @@ def pg_schema_url() -> Iterator[str]:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema's URL; skips the test when no server answers (fails it in CI)."""
+    if not PG_AVAILABLE:
+        if PG_REQUIRED:
+            pytest.fail(f"PostgreSQL is required in CI but {PG_URL} does not answer")
+        pytest.skip(f"no PostgreSQL at {PG_URL}")
+    with pg_schema_url() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A store URL: a real SQLite file, and a real PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
         return
-    if not PG_AVAILABLE:
-        if PG_REQUIRED:
-            pytest.fail(f"PostgreSQL is required in CI but {PG_URL} does not answer")
-        pytest.skip(f"no PostgreSQL at {PG_URL}")
-    with pg_schema_url() as url:
+    with postgres_url() as url:
         yield url
 
 
@@ -128,8 +141,12 @@ def copy_project(dest: Path) -> Path:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A configuration folder with the shipped YAML files and a freshly written offline sample."""
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A configuration folder with the shipped YAML files and a freshly written offline sample.
+
+    Its store is the default SQLite file beside it, or with DIGEST_TEST_DB=postgresql a fresh PostgreSQL
+    schema named by DIGEST_DB (see project_db_url).
+    """
     from datetime import datetime
 
     from digest.sample import write_sample
@@ -138,7 +155,17 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_sample(tmp_path, datetime.now(UTC))
     for var in ("DIGEST_SMTP_HOST", "DIGEST_DB", "DIGEST_CONFIG", "DIGEST_OUTBOX"):
         monkeypatch.delenv(var, raising=False)
-    return tmp_path
+    if TEST_DB == "postgresql":
+        with postgres_url() as url:
+            monkeypatch.setenv("DIGEST_DB", url)
+            yield tmp_path
+    else:
+        yield tmp_path
+
+
+def project_db_url(project: Path) -> str:
+    """The store URL the CLI uses for a `project` folder (DIGEST_DB, else the SQLite file beside it)."""
+    return os.environ.get("DIGEST_DB") or f"sqlite:///{project / 'digest.sqlite3'}"
 
 
 @dataclass

@@ -75,6 +75,11 @@ NEGATIVE = [
     "Not impressed with the customer service at all",
     "this is the worst bank I have ever dealt with",
     "The checkout page is not working, I did not get a confirmation email",
+    "Bought this phone case and it cracked within a week. Customer support never replied. Waste of money.",
+    "I have been a customer for 10 years and this is how you treat me? Cancelling my account today.",
+    "My bill went up by $30 this month with no explanation.",
+    "The product is okay but the delivery took three weeks and the box was damaged.",
+    "Your chatbot is useless, I just want to talk to a human.",
 ]
 POSITIVE = [
     "Shout out to Maria at the downtown branch, she sorted out my mortgage paperwork in ten minutes!",
@@ -84,6 +89,10 @@ POSITIVE = [
     "The support team was incredibly helpful, problem solved in one call.",
     "Best coffee in town, the staff are always friendly 😊",
     "No problems at all with my order, great service as usual",
+    "Great little restaurant! The staff were so friendly. We had to wait 10 minutes but it was worth it.",
+    "Honestly the best customer service I've had from a bank. They resolved my dispute in two days.",
+    "Not the cheapest option, but the quality is excellent and it works perfectly.",
+    "Quick question answered in minutes by live chat, super helpful!",
 ]
 NEUTRAL = [
     "Do you ship to Canada?",
@@ -93,6 +102,8 @@ NEUTRAL = [
     "Does the premium plan include international calls?",
     "can I bring my dog?",
     "Our store on Main Street opens at 9 tomorrow.",
+    "Does this model come with a charger or do I need to buy one separately?",
+    "We are moving our office to 5th Avenue next month; deliveries go to the new address from March 1.",
 ]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from digest.store import Store
 
-from .conftest import SmtpServer, run_cli
+from .conftest import SmtpServer, project_db_url, run_cli
 
 
 @pytest.fixture
@@ -80,8 +80,7 @@ def test_unreachable_smtp_fails_with_exit_1(ingested: Path, capsys: pytest.Captu
 
 
 def test_two_concurrent_sends_deliver_exactly_once(ingested: Path, smtp_server: SmtpServer) -> None:
-    env = {**os.environ, **smtp_server.env()}
-    env.pop("DIGEST_DB", None)
+    env = {**os.environ, **smtp_server.env()}  # DIGEST_DB as the project fixture set it
     cmd = [sys.executable, "-m", "digest", "--config", str(ingested), "send", "weekly"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(3)]
@@ -99,7 +98,7 @@ def test_dry_run_sends_and_records_nothing(ingested: Path, smtp_server: SmtpServ
     r = run_cli(capsys, "--config", str(ingested), "send", "monthly", "--dry-run")
     assert r.code == 0 and "dry-run" in r.out
     assert smtp_server.messages == []
-    store = Store.open(f"sqlite:///{ingested / 'digest.sqlite3'}")
+    store = Store.open(project_db_url(ingested))
     assert store.deliveries() == []
     store.close()
 
@@ -114,7 +113,7 @@ def test_run_sends_due_digests_once_and_catches_up(ingested: Path, smtp_server: 
     n = len(smtp_server.messages)
     assert n >= 4  # every recipient's latest due digests, no history
     keys = [(d["recipient"], d["window_key"]) for d in
-            Store.open(f"sqlite:///{ingested / 'digest.sqlite3'}").deliveries()]
+            Store.open(project_db_url(ingested)).deliveries()]
     assert len(keys) == len(set(keys)) == n
     assert len({k for _, k in keys if k.startswith("daily:")}) == 1
     second = run_cli(capsys, "--config", str(ingested), "run")

@@ -31,6 +31,10 @@ _ENTITY = re.compile(rb"<!ENTITY\s+([^\s%\"'>]+)\s+(?:\"([^\"]*)\"|'([^']*)')", 
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _ALTERNATE = re.compile(r"<link\b[^>]*\btype=[\"']?application/(?:rss|atom)\+xml[^>]*>", re.IGNORECASE)
 _HREF = re.compile(r"\bhref=[\"']?([^\"'\s>]+)", re.IGNORECASE)
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_MAX_REPAIRS = 100_000  # invalid UTF-8 bytes read one by one as Windows-1252; past this, U+FFFD
+_REFERENCE = re.compile(rb"&([^\s&;%#]+);")
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\bencoding=[\"']([A-Za-z0-9._:-]+)[\"']")
 
 
 def fetch(spec: FeedSource, ctx: FetchContext) -> SourceResult:
@@ -39,10 +43,49 @@ def fetch(spec: FeedSource, ctx: FetchContext) -> SourceResult:
     got = fetch_bytes(spec.url, ctx, timeout=spec.timeout, accept=ACCEPT)
     if got.not_modified:
         return SourceResult(spec.name, spec.channel, "not_modified", state=got.state)
-    entries = parse_feed(got.body, media_type=got.media_type, content_type=got.content_type, base_url=got.url)
+    body, note = repair_utf8(got.body, got.content_type)
+    entries = parse_feed(body, media_type=got.media_type, content_type=got.content_type, base_url=got.url)
     mentions = to_mentions(entries, spec, ctx, preset)
     return SourceResult(spec.name, spec.channel, "ok", tuple(mentions), items_seen=len(entries),
-                        state=got.state)
+                        error=note, state=got.state)
+
+
+def repair_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str | None]:
+    """A body meant to be UTF-8 with its invalid bytes read as Windows-1252, and a note saying so.
+
+    Without this, feedparser silently re-reads a UTF-8 feed holding one stray byte as another
+    encoding (MacRoman, Windows-1252) and garbles every accented letter of every entry. A stray byte
+    is nearly always a Windows-1252 character pasted into a UTF-8 document, hence that reading.
+    """
+    charset = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+    declared = _XML_ENCODING.search(body[:200])
+    names = ([charset.group(1)] if charset else []) + ([declared.group(1).decode("ascii")] if declared else [])
+    if body.startswith((b"\xfe\xff", b"\xff\xfe", b"\x00", b"<\x00")) or any(
+            n.lower().replace("_", "-") not in ("utf-8", "utf8") for n in names):
+        return body, None  # another encoding: feedparser's business
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        first = exc.start
+    else:
+        return body, None
+    if len(body) - len(body.translate(None, _HIGH_BYTES)) > _MAX_REPAIRS:
+        # hardly UTF-8 at all: do not spend a Python step on each of its bytes
+        return body.decode("utf-8", "replace").encode("utf-8"), f"invalid UTF-8 from byte {first}"
+    parts: list[str] = []
+    bad = pos = 0
+    while True:
+        try:
+            parts.append(body[pos:].decode("utf-8"))
+            break
+        except UnicodeDecodeError as exc:
+            parts.append(body[pos:pos + exc.start].decode("utf-8"))
+            stray = body[pos + exc.start:pos + exc.end]
+            parts.append(stray.decode("cp1252", "replace"))
+            bad += len(stray)
+            pos += exc.end
+    return "".join(parts).encode("utf-8"), (f"invalid UTF-8 from byte {first}: {bad} byte{'s' if bad != 1 else ''}"
+                                            " read as Windows-1252")
 
 
 def to_mentions(entries: Iterable[Entry], spec: FeedSource, ctx: FetchContext,
@@ -183,10 +226,24 @@ def _refuse_entity_bombs(body: bytes) -> None:
     declared = _ENTITY.findall(prolog)
     if not declared:
         return
-    growth = 0
-    for name, double, single in declared[:200]:
-        value = double or single
-        growth += view.count(b"&" + name + b";") * len(value)
+    values = {name: double or single for name, double, single in declared[:200]}
+    sizes: dict[bytes, int] = {}
+
+    def size(name: bytes, depth: int = 0) -> int:
+        """Length of an entity once expanded, nested references included (billion laughs nest 10 deep)."""
+        if name not in sizes:
+            value = values[name]
+            total = len(value)
+            for ref in _REFERENCE.findall(value):
+                if total > _MAX_EXPANSION or depth > 50:  # enough to refuse; also ends reference cycles
+                    return _MAX_EXPANSION + 1
+                if ref in values:
+                    total += size(ref, depth + 1) - len(ref) - 2
+            sizes[name] = total
+        return sizes[name]
+
+    document = view[len(prolog):]
+    growth = sum(document.count(b"&" + name + b";") * size(name) for name in values)
     if len(declared) > 200 or growth > _MAX_EXPANSION:
         raise SourceError("not a feed: its XML entity declarations would expand it past "
                           f"{_MAX_EXPANSION // 1024 // 1024} MiB (an entity bomb?)")
