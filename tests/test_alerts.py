@@ -1,0 +1,143 @@
+"""Spike alerts against a real SMTP server, and `digest classify` as ops use it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.alerts import check_alerts, detect_spike
+from digest.config import load_config, smtp_settings
+from digest.mailer import SmtpMailer
+from digest.models import Classification, Mention
+from digest.render import Templates
+from digest.store import Store
+
+from .conftest import SmtpServer, run_cli
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+NEG = Classification("negative", -0.5, True, ("App & website",), -0.9)
+POS = Classification("positive", 0.5, False, (), 0.8)
+
+SOURCES = """\
+brand: {name: Acme Air, keywords: [acme]}
+timezone: America/New_York
+sources:
+  - {name: Social, kind: feed, url: feed.xml, channel: twitter}
+topics:
+  App & website: [app, crash]
+alerts:
+  recipients: [oncall@acme.example, lead@acme.example]
+  window_minutes: 60
+  baseline_days: 7
+  min_negative: 5
+  ratio: 3
+"""
+RECIPIENTS = """\
+sender: "Customer Voice <digest@acme.example>"
+recipients:
+  - {name: Dana, email: ceo@acme.example}
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path, db_url: str) -> tuple[Path, Store]:
+    (tmp_path / "sources.yaml").write_text(SOURCES)
+    (tmp_path / "recipients.yaml").write_text(RECIPIENTS)
+    store = Store.open(db_url)
+    # a week of ordinary life: one negative and two positive mentions every three hours
+    items = []
+    for h in range(3, 7 * 24, 3):
+        t = NOW - timedelta(hours=h)
+        items.append((Mention("Social", "twitter", f"n{h}", f"https://x.example/n{h}", "",
+                              f"acme lost my booking again, ticket {h} still open", "a", t), NEG))
+        for k in range(2):
+            items.append((Mention("Social", "twitter", f"p{h}-{k}", f"https://x.example/p{h}-{k}", "",
+                                  f"acme crew number {h}-{k} were lovely today thank you", "b", t), POS))
+    store.add_mentions(items, fetched=NOW)
+    return tmp_path, store
+
+
+def burst(store: Store, n: int, at: datetime, tag: str) -> None:
+    store.add_mentions([(Mention("Social", "twitter", f"{tag}{i}", f"https://x.example/{tag}{i}", "",
+                                 f"the acme app crashes at check-in every time, attempt {tag}{i}, "
+                                 "<script>alert(1)</script>", "c", at - timedelta(minutes=i + 1)), NEG)
+                        for i in range(n)], fetched=at)
+
+
+def test_ordinary_volume_is_no_spike(setup: tuple[Path, Store]) -> None:
+    cfg_dir, store = setup
+    config = load_config(cfg_dir)
+    assert detect_spike(config, store, now=NOW) is None
+    burst(store, 3, NOW, "small")  # three angry posts in an hour: under min_negative
+    assert detect_spike(config, store, now=NOW) is None
+
+
+def test_spike_alerts_once_per_episode(setup: tuple[Path, Store], smtp_server: SmtpServer) -> None:
+    cfg_dir, store = setup
+    config = load_config(cfg_dir)
+    mailer = SmtpMailer(smtp_settings(smtp_server.env()))  # type: ignore[arg-type]
+    templates = Templates()
+    burst(store, 12, NOW, "a")
+    spike = detect_spike(config, store, now=NOW)
+    assert spike is not None and spike.negative == 12
+    assert spike.baseline_per_hour == pytest.approx(55 / (7 * 24 - 1), rel=0.05)
+    assert any("crash" in p for p in spike.phrases), spike.phrases
+    first = check_alerts(config, store, mailer, now=NOW, templates=templates)
+    assert sorted(first.sent) == ["lead@acme.example", "oncall@acme.example"]
+    msg = smtp_server.messages[0]
+    html = msg.get_body(("html",)).get_content()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert msg["Auto-Submitted"] == "auto-generated"
+    # the same spike ten minutes later: nobody is paged again
+    burst(store, 3, NOW + timedelta(minutes=10), "b")
+    again = check_alerts(config, store, mailer, now=NOW + timedelta(minutes=10), templates=templates)
+    assert again.spike is not None and again.sent == () and len(smtp_server.messages) == 2
+    # calm returns, then a new spike the next day is a new episode
+    calm = check_alerts(config, store, mailer, now=NOW + timedelta(hours=5), templates=templates)
+    assert calm.spike is None
+    later = NOW + timedelta(days=1)
+    burst(store, 15, later, "c")
+    new = check_alerts(config, store, mailer, now=later, templates=templates)
+    assert len(new.sent) == 2 and len(smtp_server.messages) == 4
+
+
+def test_failed_alert_is_retried_without_repaging_others(setup: tuple[Path, Store],
+                                                        smtp_server: SmtpServer) -> None:
+    cfg_dir, store = setup
+    config = load_config(cfg_dir)
+    mailer = SmtpMailer(smtp_settings(smtp_server.env()))  # type: ignore[arg-type]
+    burst(store, 12, NOW, "a")
+    smtp_server.fail_with = "451 4.3.0 busy"
+    failed = check_alerts(config, store, mailer, now=NOW, templates=Templates())
+    assert len(failed.failed) == 2 and failed.sent == ()
+    smtp_server.fail_with = None
+    retry = check_alerts(config, store, mailer, now=NOW + timedelta(minutes=5), templates=Templates())
+    assert sorted(retry.sent) == ["lead@acme.example", "oncall@acme.example"]
+
+
+def test_alert_command_dry_run(setup: tuple[Path, Store], capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg_dir, store = setup
+    monkeypatch.delenv("DIGEST_SMTP_HOST", raising=False)
+    r = run_cli(capsys, "--config", str(cfg_dir), "--db", str(store.url.render_as_string(hide_password=False)),
+                "alert", "--dry-run")
+    assert r.code == 0, r.err
+    assert r.out.strip().endswith("alerts: 0 sent, 0 failed · no spike")
+
+
+def test_classify_prints_one_json_object_per_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "sources.yaml").write_text(SOURCES)
+    (tmp_path / "recipients.yaml").write_text(RECIPIENTS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("been on hold for 40 minutes and the app keeps crashing\n\n"
+                     "thank you, the crew was wonderful\nwhat time does the lounge open?\n")
+    r = run_cli(capsys, "--config", str(tmp_path), "classify", str(texts))
+    assert r.code == 0, r.err
+    rows = [json.loads(line) for line in r.out.splitlines()]
+    assert [row["sentiment"] for row in rows] == ["negative", "positive", "neutral"]
+    assert [row["complaint"] for row in rows] == [True, False, False]
+    assert rows[0]["topics"] == ["App & website"]
+    assert all(isinstance(row["polarity"], float) for row in rows)
