@@ -115,9 +115,15 @@ def check(c: Context) -> None:
 
 def _report_ingest(report: IngestReport) -> ExitStatus:
     for r in report.results:
-        # an ok source may carry a warning (rows skipped, bytes repaired): show it, it is the data's health
-        detail = r.error if r.status == "error" else f"{r.items_seen} items" + (f" ({r.error})" if r.error else "")
-        click.echo(f"  {r.name} [{r.channel}]: {r.status.replace('_', ' ')} · {detail}")
+        if r.status == "error":
+            detail = f"error · {r.error or 'unknown error'}"
+        elif r.status == "not_modified":
+            detail = "not modified · unchanged since the last fetch"
+        else:
+            detail = f"ok · {r.items_seen} items, {len(r.mentions)} about the brand"
+            # an ok source may carry a warning (rows skipped, bytes repaired): it is the data's health
+            detail += f" ({r.error})" if r.error else ""
+        click.echo(f"  {r.name} [{r.channel}]: {detail}")
     click.echo(report.summary_line())
     if report.results and len(report.failed) == len(report.results):
         return ExitStatus.FAILURE
