@@ -67,3 +67,11 @@ def test_quick_start_runs(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert len(list((tmp_path / "outbox").glob("*-digest-*.eml"))) == len(emls)
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from .conftest import run_cli
+
+    for name in cli.commands:
+        r = run_cli(capsys, name, "--help")
+        assert r.code == 0 and r.out.startswith(f"Usage: digest {name}"), (name, r.out, r.err)
