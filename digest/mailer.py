@@ -31,11 +31,21 @@ def _clean_header(value: str) -> str:
     return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
 
 
+def _display_name(value: str) -> str:
+    """A display name that survives folding: one line, no address specials, at most 64 characters.
+
+    The email package drops the quotes around a long display name when it folds the header, and then
+    `"Lee, Morgan <x@y>"`-like specials become structure: the To line loses or gains addresses.
+    """
+    name = " ".join(re.sub(r'[\\"<>()\[\]:;@,]', " ", _clean_header(value)).split())
+    return name if len(name) <= 64 else name[:63].rstrip() + "…"
+
+
 def parse_sender(sender: str) -> Address:
     """`Name <addr>` (validated by config) as an email Address."""
     [(name, addr)] = getaddresses([_clean_header(sender)])
     user, _, domain = addr.partition("@")
-    return Address(display_name=_clean_header(name), username=user, domain=domain)
+    return Address(display_name=_display_name(name), username=user, domain=domain)
 
 
 def build_message(digest: RenderedDigest, *, sender: str, to_name: str, to_addr: str, now: datetime,
@@ -50,7 +60,7 @@ def build_message(digest: RenderedDigest, *, sender: str, to_name: str, to_addr:
     frm = parse_sender(sender)
     user, _, domain = to_addr.partition("@")
     msg["From"] = frm
-    msg["To"] = Address(display_name=_clean_header(to_name), username=user, domain=domain)
+    msg["To"] = Address(display_name=_display_name(to_name), username=user, domain=domain)
     msg["Subject"] = _clean_header(digest.subject)[:200]
     msg["Date"] = format_datetime(now)
     if same_id_for is None:

@@ -3,7 +3,8 @@
 `ClassifierPool` sends large batches to worker processes and keeps small ones in this process (a
 worker round trip costs more than a few texts). Workers are forked once, up front, while the process
 has a single thread (forking later would copy locks other threads hold); a process that already runs
-threads (the scheduler, a test server) gets them from a fork server instead.
+threads (the scheduler, a test server) starts them from a fork server, and only when a large batch
+comes (a fork server takes a second or two to start).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import math
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from types import TracebackType
 
 from .classify import Classifier
@@ -26,7 +28,7 @@ __all__ = ["POOL_MIN", "ClassifierPool", "classify_for_store"]
 log = logging.getLogger(__name__)
 
 # Batches smaller than this are classified in this process.
-POOL_MIN = 200
+POOL_MIN = 40
 # Texts per task sent to a worker: large enough to amortise pickling, small enough to balance the cores.
 CHUNK = 100
 
@@ -50,6 +52,18 @@ def classify_for_store(classifier: Classifier, texts: Sequence[str]) -> list[Cla
 def _init(classifier: Classifier) -> None:
     global _classifier
     _classifier = classifier
+    # A worker must not outlive the process that started it. Killed (SIGKILL, the OOM killer, a
+    # systemd timeout), that process leaves its workers waiting on their queue for ever -- and a forked
+    # worker holds, through its copy of the descriptor, the ingest lock, so every later ingest would wait.
+    # The OS parent: the ingesting process (fork, spawn) or the fork server, which ends with it.
+    watched = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(watched,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(1)  # the parent is gone: nobody waits for our results
 
 
 def _classify(texts: list[str]) -> list[Classification]:
@@ -64,10 +78,12 @@ class ClassifierPool:
         self.classifier = classifier
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        self._tried = self.workers < 2
 
     def __enter__(self) -> ClassifierPool:
-        if self.workers > 1:
-            self._pool = self._start()
+        if not self._tried and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+            self._tried = True
+            self._pool = self._start("fork")
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -76,14 +92,7 @@ class ClassifierPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _start(self) -> ProcessPoolExecutor | None:
-        methods = multiprocessing.get_all_start_methods()
-        if "fork" in methods and threading.active_count() == 1:
-            method = "fork"
-        elif "forkserver" in methods:
-            method = "forkserver"
-        else:
-            method = "spawn"
+    def _start(self, method: str) -> ProcessPoolExecutor | None:
         try:
             pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
                                        initializer=_init, initargs=(self.classifier,))
@@ -97,11 +106,21 @@ class ClassifierPool:
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Classifications of `texts`, in order; repeated texts are scored once."""
         unique = list(dict.fromkeys(texts))
-        if self._pool is None or len(unique) < POOL_MIN:
-            found = classify_for_store(self.classifier, unique)
-        else:
+        if len(unique) >= POOL_MIN and not self._tried:
+            self._tried = True
+            self._pool = self._start("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                     else "spawn")
+        found: list[Classification] | None = None
+        if self._pool is not None and len(unique) >= POOL_MIN:
             size = min(CHUNK, math.ceil(len(unique) / self.workers))
             chunks = [unique[i:i + size] for i in range(0, len(unique), size)]
-            found = [c for part in self._pool.map(_classify, chunks) for c in part]
+            try:
+                found = [c for part in self._pool.map(_classify, chunks) for c in part]
+            except BrokenExecutor as exc:  # a worker was killed (the OOM killer?): carry on here
+                log.warning("classifying in one process: a worker died (%s)", exc)
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+        if found is None:
+            found = classify_for_store(self.classifier, unique)
         by_text = dict(zip(unique, found, strict=True))
         return [by_text[t] for t in texts]

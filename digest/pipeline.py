@@ -47,13 +47,14 @@ def _http_session() -> requests.Session:
 
 def ingest(config: Config, store: Store, *, now: datetime, only: str | None = None,
            classifier: Classifier | None = None, lock_wait: float = 600.0,
-           session_factory: Callable[[], requests.Session] = _http_session) -> IngestReport:
+           session_factory: Callable[[], requests.Session] = _http_session,
+           workers: int | None = None) -> IngestReport:
     """Fetch every enabled source (or the one named `only`) concurrently, store new mentions.
 
     One source failing never stops the others: each gives a SourceResult. Raises DigestError if
     another ingest holds the store's lock for longer than `lock_wait` seconds. Sources are fetched and
     parsed in threads while large batches are classified in worker processes (parallel.ClassifierPool),
-    so that an ingest uses every core.
+    so that an ingest uses every core (`workers` processes; default one per core, 1: this process only).
     """
     specs = [s for s in config.sources.sources if (s.name == only if only else s.enabled)]
     if only and not specs:
@@ -64,30 +65,39 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
         if not got:
             raise DigestError(f"another ingest is still running on this store after {lock_wait:.0f} s")
         store.setdefault_meta(INSTALLED_AT, now.isoformat())
+        states = store.source_states()  # read once: the fetching threads need no database
 
         def one(spec: object) -> SourceResult:
             name = getattr(spec, "name", "?")
             timeout = float(getattr(spec, "timeout", 20.0))
             with session_factory() as session:
-                ctx = FetchContext(session=session, now=now, config=config, state=store.source_state(name),
+                ctx = FetchContext(session=session, now=now, config=config, state=states.get(name, {}),
                                    deadline=time.monotonic() + max(60.0, timeout * 4))
                 return fetch_source(spec, ctx)  # type: ignore[arg-type]
 
         results: list[SourceResult] = []
         new = 0
         # the worker processes start first, while this process has one thread
-        with ClassifierPool(classifier) as classifying, \
+        with ClassifierPool(classifier, workers) as classifying, \
                 ThreadPoolExecutor(max_workers=max(1, min(8, len(specs)))) as pool:
-            # store each result as it arrives, so a crash later loses nothing already fetched
+            # store each result's mentions as they arrive, so a crash later loses nothing already fetched;
+            # results without mentions (not modified, failed) are recorded a hundred at a time
+            unrecorded: list[SourceResult] = []
             for spec, result in zip(specs, pool.map(one, specs), strict=True):
                 if result.status == "ok" and result.mentions:
                     scores = classifying.classify([f"{m.title}\n{m.text}" if m.title and m.title not in m.text
                                                    else m.text for m in result.mentions])
                     new += store.add_mentions(list(zip(result.mentions, scores, strict=True)), fetched=now,
                                               by_text=spec.kind == "feed")
-                store.record_source(result, at=now)
+                    store.record_source(result, at=now)
+                else:
+                    unrecorded.append(result)
+                    if len(unrecorded) >= 100:
+                        store.record_sources(unrecorded, at=now)
+                        unrecorded.clear()
                 results.append(result)
                 log.info("%s: %s%s", result.name, result.status, f" ({result.error})" if result.error else "")
+            store.record_sources(unrecorded, at=now)
     return IngestReport(tuple(results), new)
 
 
@@ -272,4 +282,12 @@ def send_due(config: Config, store: Store, mailer: Mailer, *, now: datetime, tem
         for p in r.digests:
             if period is None or p == period:
                 jobs.extend((r, w) for w in due_windows(config, store, r, p, now=now))
-    return _deliver(config, store, mailer, jobs, now=now, templates=templates)
+    out = _deliver(config, store, mailer, jobs, now=now, templates=templates)
+    for d in out:
+        if d.status == "failed" and store.delivery_status(d.recipient, d.window.key) is None:
+            # the mail server could not be reached before this one was tried: put it in the ledger as
+            # failed, so that the next run retries it even if it is no longer the newest window
+            token = store.claim_delivery(d.recipient, d.window.key, now=now)
+            if token is not None:
+                store.finish_delivery(d.recipient, d.window.key, token, now=now, error=d.detail)
+    return out

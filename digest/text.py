@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
           "blockquote", "pre", "section", "article", "header", "footer", "hr", "dd", "dt"}
 _SKIP = {"script", "style", "head", "title", "noscript", "template", "iframe", "object", "svg", "math"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+# C0 and C1 controls (but tab and line ends), zero-width and bidi marks, line separators, BOM
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
 
@@ -90,8 +91,10 @@ def safe_url(value: str | None) -> str | None:
 
 def normalize(text: str) -> str:
     """Text folded for duplicate detection: case, accents, URLs, mentions, punctuation and spacing."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    if not text.isascii():  # ASCII has no accents to strip (and is most text: skip the per-character loop)
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.casefold()
     text = re.sub(r"https?://\S+", " ", text)
     text = re.sub(r"\b(?:rt|via|cc)\s*@\w+:?|^rt\b", " ", text)  # retweets and "via @x" reposts
     text = re.sub(r"[^\w\s]", " ", text)

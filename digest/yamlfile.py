@@ -43,7 +43,9 @@ def format_loc(loc: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            # a key with a line break or a control character is shown quoted: an error stays one line
+            name = part if part.isprintable() and part.strip() == part and part else repr(part)
+            out += f".{name}" if out else name
     return out
 
 

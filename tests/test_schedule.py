@@ -187,8 +187,8 @@ def test_ingest_never_runs_twice_at_once(db_url: str, tmp_path: Path, caplog: py
 
     with serving() as server:
         url = server.route("/slow.xml", slow)
-        config = write_config(tmp_path, sources=[{"name": "Slow feed", "kind": "feed", "url": url,
-                                                  "channel": "twitter"}])
+        config = write_config(tmp_path, recipients=RECIPIENTS[:1], sources=[
+            {"name": "Slow feed", "kind": "feed", "url": url, "channel": "twitter"}])
         store = Store.open(db_url)
         other_store = Store.open(db_url)  # as a second `digest serve` on the same database would
         try:
@@ -229,6 +229,7 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> 
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_serve_sends_at_start_and_stops_on_sigterm(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     write_config(tmp_path, ingest_every_minutes=1)
@@ -243,7 +244,7 @@ def test_serve_sends_at_start_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["DIGEST_OUTBOX"] = str(outbox)
     proc = subprocess.Popen([sys.executable, "-m", "digest", "-v", "--config", str(tmp_path), "serve"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
     reader.start()
@@ -263,6 +264,8 @@ def test_serve_sends_at_start_and_stops_on_sigterm(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         reader.join(5)
+        if proc.stderr is not None:
+            proc.stderr.close()
     log = "".join(lines)
     assert proc.returncode == 0, log
     assert stopped_in < 10

@@ -1,0 +1,238 @@
+"""A steady-state ingest cycle over many loopback feeds, 5% of them changed, against re-fetching everything.
+
+    python bench/bench_steady_state.py [--quick] [--feeds N] [--items N] [--changed F]
+
+A ThreadingHTTPServer on 127.0.0.1 (in a process of its own, as a real server would be) serves N RSS
+feeds (default 1,000 of 20 items) with ETag and Last-Modified, answering a matching If-None-Match with
+304, as feed servers do. After a first ingest
+into a fresh SQLite store, F (default 5%) of the feeds get two new items and `pipeline.ingest` runs
+again: a steady-state cycle (conditional GET: unchanged feeds cost a 304, a changed one is parsed and
+only its new entries stored). The baseline is the same cycle without what the store remembers of each
+feed (no validators, no body hashes): every feed fetched, parsed and classified again, as a tool without
+that state must. Prints both times and the ratio (target >= 10x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import multiprocessing
+import random
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+import sqlalchemy as sa  # noqa: E402
+
+from digest import pipeline  # noqa: E402
+from digest.config import Config, load_config  # noqa: E402
+from digest.sample import write_sample  # noqa: E402
+from digest.store import Store, sources  # noqa: E402
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class Feeds:
+    """The feeds the server serves; `change` adds items to some of them."""
+
+    def __init__(self, n: int, items: int, texts: list[str], seed: int = 1) -> None:
+        self.rng = random.Random(seed)
+        self.texts = texts
+        self.items: list[list[tuple[str, str, datetime]]] = [[] for _ in range(n)]
+        self.bodies: list[tuple[bytes, str, str]] = [(b"", "", "")] * n
+        self.lock = threading.Lock()
+        self.served = {200: 0, 304: 0}
+        self._serial = 0
+        for i in range(n):
+            for _ in range(items):
+                self._add(i)
+            self._render(i)
+
+    def _add(self, i: int) -> None:
+        self._serial += 1
+        text = f"{self.rng.choice(self.texts)} (feed {i} post {self._serial})"
+        when = NOW - timedelta(minutes=self.rng.randrange(1, 60 * 24 * 6))
+        self.items[i].insert(0, (f"https://feeds.example/{i}/{self._serial}", text, when))
+
+    def _render(self, i: int) -> None:
+        entries = "".join(
+            f"<item><title>{escape(text[:60])}</title><link>{link}</link><guid>{link}</guid>"
+            f"<description>{escape(text)}</description><pubDate>{format_datetime(when, usegmt=True)}</pubDate></item>"
+            for link, text, when in self.items[i][:50])
+        body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {i}</title>'
+                f"<link>https://feeds.example/{i}</link><description>bench</description>{entries}</channel></rss>")
+        data = body.encode()
+        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        self.bodies[i] = (data, etag, format_datetime(NOW + timedelta(seconds=self._serial), usegmt=True))
+
+    def change(self, fraction: float) -> int:
+        """Add two items to `fraction` of the feeds; return how many feeds changed."""
+        chosen = self.rng.sample(range(len(self.items)), max(1, round(len(self.items) * fraction)))
+        with self.lock:
+            for i in chosen:
+                self._add(i)
+                self._add(i)
+                self._render(i)
+        return len(chosen)
+
+
+def serve(feeds: Feeds) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            i = int(self.path.rsplit("/", 1)[-1].split(".")[0])
+            with feeds.lock:
+                body, etag, modified = feeds.bodies[i]
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                with feeds.lock:
+                    feeds.served[304] += 1
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("ETag", etag)
+            self.send_header("Last-Modified", modified)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            with feeds.lock:
+                feeds.served[200] += 1
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def run_server(n: int, items: int, texts: list[str], control: Connection) -> None:
+    """The feed server's process: serve, and obey ("change", fraction), ("served",) and ("stop",)."""
+    feeds = Feeds(n, items, texts)
+    server = serve(feeds)
+    control.send(server.server_address[1])
+    while True:
+        command = control.recv()
+        if command[0] == "change":
+            control.send(feeds.change(command[1]))
+        elif command[0] == "served":
+            with feeds.lock:
+                control.send(dict(feeds.served))
+        else:
+            server.shutdown()
+            control.send("stopped")
+            return
+
+
+class Remote:
+    """The feed server process, seen from the benchmark."""
+
+    def __init__(self, n: int, items: int, texts: list[str]) -> None:
+        self.control, theirs = multiprocessing.Pipe()
+        self.process = multiprocessing.get_context("spawn").Process(target=run_server, args=(n, items, texts, theirs),
+                                                                    daemon=True)
+        self.process.start()
+        self.port: int = self.control.recv()
+        self.served: dict[int, int] = {200: 0, 304: 0}
+
+    def ask(self, *command: object) -> Any:
+        self.control.send(command)
+        return self.control.recv()
+
+    def stop(self) -> None:
+        self.ask("stop")
+        self.process.join(10)
+
+
+def sample_texts(root: Path) -> list[str]:
+    """Realistic post texts: the offline sample's social feed."""
+    import feedparser
+
+    write_sample(root, NOW, days=60)
+    parsed = feedparser.parse((root / "examples" / "generated" / "social.xml").read_bytes())
+    return [str(e.get("title", "")) for e in parsed.entries if e.get("title")]
+
+
+def write_config(root: Path, port: int, n: int) -> None:
+    lines = ["brand:", "  name: Acme Air", "timezone: America/New_York", "sources:"]
+    for i in range(n):
+        lines += [f"  - name: feed {i}", "    kind: feed", f"    url: http://127.0.0.1:{port}/feed/{i}.xml",
+                  "    channel: twitter", "    brand_filter: false"]
+    lines += ["topics:", "  Baggage: [bag, luggage]", "  Delays: [delay, late, cancel]", "  Billing: [refund]"]
+    (root / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "recipients.yaml").write_text('sender: "Digest <digest@acme.example>"\ntimezone: America/New_York\n'
+                                          "recipients:\n  - name: Dana\n    email: dana@acme.example\n"
+                                          "    digests: [daily]\n", encoding="utf-8")
+
+
+def cycle(config: Config, store: Store, feeds: Remote) -> tuple[float, int, dict[int, int], dict[str, int]]:
+    """One ingest (as `digest serve` runs them, the configuration loaded once): (seconds, new mentions,
+    responses by status, results by status)."""
+    before = feeds.ask("served")
+    started = time.perf_counter()
+    report = pipeline.ingest(config, store, now=NOW)
+    seconds = time.perf_counter() - started
+    statuses: dict[str, int] = {}
+    for r in report.results:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    if statuses.get("error"):
+        failed = next(r for r in report.results if r.status == "error")
+        raise SystemExit(f"{statuses['error']} feeds failed, e.g. {failed.name}: {failed.error}")
+    after = feeds.ask("served")
+    return seconds, report.new_mentions, {k: v - before[k] for k, v in after.items()}, statuses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="60 feeds of 10 items (smoke test)")
+    parser.add_argument("--feeds", type=int)
+    parser.add_argument("--items", type=int)
+    parser.add_argument("--changed", type=float, default=0.05, help="share of feeds changed between cycles")
+    args = parser.parse_args()
+    n = args.feeds or (60 if args.quick else 1000)
+    items = args.items or (10 if args.quick else 20)
+    with tempfile.TemporaryDirectory(prefix="bench-steady-") as tmp:
+        root = Path(tmp)
+        feeds = Remote(n, items, sample_texts(root))
+        write_config(root, feeds.port, n)
+        store = Store.open(f"sqlite:///{root / 'digest.sqlite3'}")
+        config = load_config(root)
+        try:
+            t_first, new_first, _, _ = cycle(config, store, feeds)
+            changed = feeds.ask("change", args.changed)
+            t_steady, new_steady, served_steady, st_steady = cycle(config, store, feeds)
+            feeds.ask("change", args.changed)
+            with store.engine.begin() as conn:  # forget every validator and body hash
+                conn.execute(sa.update(sources).values(state="{}"))
+            t_full, new_full, served_full, _ = cycle(config, store, feeds)
+        finally:
+            store.close()
+            feeds.stop()
+    print(f"feeds: {n:,} on loopback, {items} items each; {changed} ({changed / n:.0%}) changed between cycles")
+    print(f"first ingest (fresh store): {t_first:6.2f} s, {new_first:,} mentions stored")
+    print(f"steady-state cycle: {t_steady:6.2f} s  ({served_steady[304]:,} x 304 not modified, "
+          f"{served_steady[200]:,} x 200; {st_steady.get('not_modified', 0):,} sources not modified; "
+          f"{new_steady:,} new mentions)")
+    print(f"full re-fetch and re-parse of every feed: {t_full:6.2f} s  ({served_full[200]:,} x 200; "
+          f"{new_full:,} new mentions)")
+    print(f"ratio: steady-state cycle is {t_full / t_steady:.1f}x faster than re-fetching everything (target >= 10x)")
+
+
+if __name__ == "__main__":
+    main()
