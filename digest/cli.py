@@ -10,7 +10,7 @@ import sys
 import tempfile
 import webbrowser
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -89,13 +89,16 @@ def cli(ctx: click.Context, config_: str | None, db: str | None, verbose: int, q
     ctx.obj = Context(config_dir(config_), db, traceback)
 
 
-def _now(date_: str | None, config: Config) -> datetime:
+def _now(date_: str | None, config: Config) -> datetime | date:
+    """`--date`: a day (read in each recipient's own time zone), an instant, or now."""
     if not date_:
         return datetime.now(UTC)
     try:
+        if len(date_) == 10:
+            return date.fromisoformat(date_)
         return periods.parse_date(date_, config.tz)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--date") from None
+        raise click.BadParameter(f"not an ISO date or datetime: {date_!r}", param_hint="--date") from None
 
 
 @cli.command()
@@ -204,7 +207,8 @@ def preview(c: Context, period: Period, date_: str | None, recipient: str | None
     at = _now(date_, config)
     r = (config.find_recipient(_address(recipient, "--recipient")) or pipeline.adhoc_recipient(recipient)) \
         if recipient else pipeline.adhoc_recipient("preview@example.com")
-    window = periods.last_complete(period, at, config.recipient_tz(r) if recipient else config.tz)
+    tz = config.recipient_tz(r) if recipient else config.tz
+    window = periods.last_complete(period, pipeline.instant(at, tz), tz)
     store = c.store()
     try:
         rendered = pipeline.build_digest(config, store, r, window, now=datetime.now(UTC),

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import requests
@@ -18,7 +18,7 @@ from .classify import Classifier
 from .config import Config, Recipient
 from .errors import DeliveryError, DigestError, UsageError
 from .mailer import Mailer, build_message
-from .models import IngestReport, RenderedDigest, SourceResult
+from .models import IngestReport, RenderedDigest, SourceHealth, SourceResult
 from .parallel import ClassifierPool
 from .periods import Period, Window
 from .render import Templates, personalize, render_digest, render_shared_digest
@@ -123,6 +123,12 @@ def adhoc_recipient(email: str) -> Recipient:
     return Recipient(name=email.split("@")[0], email=email, digests=list(periods.PERIODS))
 
 
+def source_health(config: Config, store: Store) -> list[SourceHealth]:
+    """Health of every enabled source; one never fetched yet still carries its channel from sources.yaml."""
+    enabled = {s.name: s.channel for s in config.sources.sources if s.enabled}
+    return [h if h.channel else dataclasses.replace(h, channel=enabled[h.name]) for h in store.health(enabled)]
+
+
 def summarize_window(config: Config, store: Store, window: Window, channels: Sequence[str] | None, *,
                      now: datetime) -> Summary:
     """The Summary of `window` (of `channels` only, if given), from the store's rollups: its cost grows
@@ -136,9 +142,8 @@ def summarize_window(config: Config, store: Store, window: Window, channels: Seq
         # a year before an annual window is the previous window
         year_ago = previous if year_ago_window == prev else store.facts(
             year_ago_window, channels, trend=False, ranked=False)
-    enabled = [s.name for s in config.sources.sources if s.enabled]
     return summarize_facts(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
-                           health=store.health(enabled), topics=config.sources.topics,
+                           health=source_health(config, store), topics=config.sources.topics,
                            praise_topics=config.sources.praise_topics,
                            brand=config.sources.brand.name, channels=channels, now=now)
 
@@ -201,12 +206,21 @@ def select_recipients(config: Config, period: Period | None, to: str | None) -> 
     return [r for r in config.recipients.recipients if period is None or period in r.digests]
 
 
-def send_period(config: Config, store: Store, mailer: Mailer, period: Period, *, at: datetime,
+def instant(at: datetime | date, tz: ZoneInfo) -> datetime:
+    """`at` itself, or for a bare day its start in `tz` (so a day means the recipient's own day)."""
+    if isinstance(at, datetime):
+        return at
+    return datetime(at.year, at.month, at.day, tzinfo=tz)
+
+
+def send_period(config: Config, store: Store, mailer: Mailer, period: Period, *, at: datetime | date,
                 templates: Templates, to: str | None = None, resend: bool = False,
                 dry_run: bool = False) -> list[Delivery]:
     """Send the last complete `period` before `at` to every recipient who takes it (or to `to`)."""
-    jobs = [(r, periods.last_complete(period, at, recipient_tz(config, r)))
-            for r in select_recipients(config, period, to)]
+    jobs = []
+    for r in select_recipients(config, period, to):
+        tz = recipient_tz(config, r)
+        jobs.append((r, periods.last_complete(period, instant(at, tz), tz)))
     return _deliver(config, store, mailer, jobs, now=datetime.now(UTC), templates=templates,
                     resend=resend, dry_run=dry_run)
 

@@ -19,12 +19,8 @@ two paths equal (tests/test_rollups.py).
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import json
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,8 +29,8 @@ from . import periods
 from .periods import Window
 
 __all__ = [
-    "DAY", "HOUR", "KEEP", "SAMPLE_BUCKETS", "Candidate", "Deltas", "Facts", "bucket_edges", "count_frame",
-    "deltas", "distinct_topics", "empty_counts", "empty_topic_counts", "rank_lists", "sample_of",
+    "DAY", "HOUR", "KEEP", "SAMPLE_BUCKETS", "Deltas", "Facts", "bucket_edges", "candidates", "count_frame",
+    "deltas", "distinct_topics", "empty_counts", "empty_topic_counts", "sample_of",
     "topic_frame",
 ]
 
@@ -48,8 +44,6 @@ SAMPLE_BUCKETS = 1024
 
 COUNT_KEYS = ("bucket", "channel", "sentiment", "complaint")
 TOPIC_KEYS = ("channel", "sentiment", "complaint", "topics")
-
-Candidate = tuple[float, float, float, datetime, int]  # sort key: ranks, then published and id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,32 +133,8 @@ def topic_frame(df: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby(list(TOPIC_KEYS), as_index=False, sort=True)[["n"]].sum()
 
 
-def rank_lists(sentiment: str, complaint: bool, topics: Sequence[str], score: float, polarity: float,
-               influence: float) -> list[tuple[str, tuple[float, float, float]]]:
-    """The quote lists a mention belongs to, each with its ascending sort key (best first).
-
-    The orders are the ones digest.analyze sorts by: most negative (score, polarity, then the louder),
-    most influential (reach, then the more negative), praise (score, then reach, both descending) and a
-    complaint topic's representative (score, then the louder).
-    """
-    score = _num(score)
-    influence = _num(influence)
-    out: list[tuple[str, tuple[float, float, float]]] = []
-    if sentiment == "negative":
-        out.append(("negative", (score, _num(polarity), -influence)))
-    if influence > 0:
-        out.append(("influential", (-influence, score, 0.0)))
-    if sentiment == "positive":
-        out.append(("praise", (-score, -influence, 0.0)))
-    if complaint:
-        out.extend((f"topic:{t}", (score, -influence, 0.0)) for t in topics)
-    return out
-
-
-def _num(value: object) -> float:
-    if isinstance(value, (int, float)) and not math.isnan(value):
-        return float(value)
-    return 0.0
+def _num(values: pd.Series) -> np.ndarray:
+    return pd.to_numeric(values, errors="coerce").fillna(0.0).to_numpy(dtype="float64")
 
 
 def sample_of(key: str) -> int:
@@ -172,54 +142,102 @@ def sample_of(key: str) -> int:
     return int(key.rpartition(":")[2][:8] or "0", 16) % SAMPLE_BUCKETS
 
 
-@dataclasses.dataclass
+def _canonical(topics: pd.Series) -> tuple[np.ndarray, dict[str, tuple[str, ...]]]:
+    """Each row's topics as a canonical JSON list ("" for none), and the names of each canonical list."""
+    raw = [t if isinstance(t, str) else json.dumps(list(distinct_topics(t))) for t in topics]
+    names: dict[str, tuple[str, ...]] = {}
+    canon: dict[str, str] = {}
+    for value in set(raw):  # a handful of distinct topic lists, whatever the number of rows
+        found = distinct_topics(value)
+        key = json.dumps(list(found)) if found else ""
+        canon[value] = key
+        names[key] = found
+    return np.array([canon[v] for v in raw], dtype=object), names
+
+
+@dataclasses.dataclass(frozen=True)
 class Deltas:
-    """What adding some mentions adds to the rollup tables."""
+    """What adding some stored mentions adds to the rollup tables (each frame in key order, so that
+    concurrent upserts lock rows in one order and cannot deadlock).
 
-    counts: dict[tuple[int, str, str, bool], list[int]] = dataclasses.field(default_factory=dict)
-    topics: dict[tuple[int, str, str, bool, str], int] = dataclasses.field(default_factory=dict)
-    candidates: dict[tuple[str, int, str], list[Candidate]] = dataclasses.field(default_factory=dict)
+    counts: hour, channel, sentiment, complaint, n, influential (mention_rollups)
+    topics: day, channel, sentiment, complaint, topics (a JSON list), n (topic_rollups)
+    candidates: list, day, channel, mention_id, r1, r2, r3, published -- the best KEEP of each list, day
+        and channel among these mentions (quote_candidates)
+    """
 
-    def count_rows(self) -> list[dict[str, Any]]:
-        """Rows for mention_rollups, in key order (a fixed order keeps concurrent upserts deadlock-free)."""
-        return [{"hour": h, "channel": c, "sentiment": s, "complaint": k, "n": v[0], "influential": v[1]}
-                for (h, c, s, k), v in sorted(self.counts.items())]
-
-    def topic_rows(self) -> list[dict[str, Any]]:
-        """Rows for topic_rollups, in key order."""
-        return [{"day": d, "channel": c, "sentiment": s, "complaint": k, "topics": t, "n": n}
-                for (d, c, s, k, t), n in sorted(self.topics.items())]
-
-    def candidate_rows(self) -> list[dict[str, Any]]:
-        """Rows for quote_candidates: the best KEEP of each (list, day, channel) of these mentions."""
-        return [{"list": name, "day": day, "channel": channel, "mention_id": c[4], "r1": c[0], "r2": c[1],
-                 "r3": c[2], "published": c[3]}
-                for (name, day, channel), cands in sorted(self.candidates.items())
-                for c in heapq.nsmallest(KEEP, cands)]
+    counts: pd.DataFrame
+    topics: pd.DataFrame
+    candidates: pd.DataFrame
 
 
-def deltas(rows: Iterable[Mapping[Any, Any]]) -> Deltas:
-    """Rollup additions of stored mentions: rows with id, channel, published (aware), sentiment,
-    complaint, topics, score, polarity and influence."""
-    out = Deltas()
-    counts, topic_counts, candidates = out.counts, out.topics, out.candidates
-    for r in rows:
-        published: datetime = r["published"]
-        seconds = int(published.timestamp())
-        hour, day = seconds // HOUR, seconds // DAY
-        channel, sentiment, complaint = str(r["channel"]), str(r["sentiment"]), bool(r["complaint"])
-        influence = _num(r["influence"])
-        key = (hour, channel, sentiment, complaint)
-        bump = counts.get(key)
-        if bump is None:
-            counts[key] = [1, int(influence > 0)]
-        else:
-            bump[0] += 1
-            bump[1] += influence > 0
-        topics = distinct_topics(r["topics"])
-        if topics and (complaint or sentiment == "positive"):
-            tkey = (day, channel, sentiment, complaint, json.dumps(list(topics)))
-            topic_counts[tkey] = topic_counts.get(tkey, 0) + 1
-        for name, rank in rank_lists(sentiment, complaint, topics, r["score"], r["polarity"], influence):
-            candidates.setdefault((name, day, channel), []).append((*rank, published, int(r["id"])))
-    return out
+def candidates(rows: pd.DataFrame) -> pd.DataFrame:
+    """The best KEEP mentions of each quote list per UTC day and channel (see Deltas.candidates).
+
+    Lists and their orders (ascending r1, r2, r3, then published and id) are those digest.analyze sorts
+    by: "negative" (score, polarity, then the louder), "influential" (influence > 0: reach, then the more
+    negative), "praise" (positive: score and reach, both descending) and "topic:<name>" (complaints of
+    that topic: score, then the louder).
+    """
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
+            ("list", "object"), ("day", "int64"), ("channel", "object"), ("mention_id", "int64"),
+            ("r1", "float64"), ("r2", "float64"), ("r3", "float64"), ("published", "datetime64[ns, UTC]"))})
+    published = pd.to_datetime(rows["published"], utc=True)
+    ns = pd.DatetimeIndex(published).as_unit("ns").asi8
+    base = pd.DataFrame({
+        "day": ns // 1_000_000_000 // DAY,
+        "channel": rows["channel"].astype(str).to_numpy(dtype=object),
+        "mention_id": rows["id"].astype("int64").to_numpy(),
+        "published": published.to_numpy(),
+        "ns": ns,
+    })
+    score, polarity, influence = _num(rows["score"]), _num(rows["polarity"]), _num(rows["influence"])
+    sentiment = rows["sentiment"].astype(str).to_numpy(dtype=object)
+    zero = np.zeros(len(rows))
+    parts = []
+    for name, mask, r1, r2, r3 in (
+        ("negative", sentiment == "negative", score, polarity, -influence),
+        ("influential", influence > 0, -influence, score, zero),
+        ("praise", sentiment == "positive", -score, -influence, zero),
+    ):
+        if mask.any():
+            parts.append(base[mask].assign(list=name, r1=r1[mask], r2=r2[mask], r3=r3[mask]))
+    complaint = rows["complaint"].astype(bool).to_numpy()
+    canon, names = _canonical(rows["topics"])
+    tagged = complaint & (canon != "")
+    if tagged.any():
+        lists = pd.Series([["topic:" + t for t in names[k]] for k in canon[tagged]], index=np.flatnonzero(tagged))
+        exploded = lists.explode()
+        at = exploded.index.to_numpy()
+        parts.append(base.iloc[at].assign(list=exploded.to_numpy(), r1=score[at], r2=-influence[at], r3=zero[at]))
+    if not parts:
+        return candidates(rows.iloc[0:0])
+    every = pd.concat(parts, ignore_index=True)
+    every = every.sort_values(["list", "day", "channel", "r1", "r2", "r3", "ns", "mention_id"], kind="stable")
+    best = every.groupby(["list", "day", "channel"], sort=False).head(KEEP)
+    return best[["list", "day", "channel", "mention_id", "r1", "r2", "r3", "published"]].reset_index(drop=True)
+
+
+def deltas(rows: pd.DataFrame) -> Deltas:
+    """Rollup additions of stored mentions: a frame with id, channel, published, sentiment, complaint,
+    topics (JSON lists or sequences), score, polarity and influence."""
+    seconds = pd.DatetimeIndex(pd.to_datetime(rows["published"], utc=True)).as_unit("ns").asi8 // 1_000_000_000
+    sentiment = rows["sentiment"].astype(str).to_numpy(dtype=object)
+    complaint = rows["complaint"].astype(bool).to_numpy()
+    base = pd.DataFrame({
+        "hour": seconds // HOUR,
+        "day": seconds // DAY,
+        "channel": rows["channel"].astype(str).to_numpy(dtype=object),
+        "sentiment": sentiment,
+        "complaint": complaint,
+        "n": np.ones(len(rows), dtype="int64"),
+        "influential": (_num(rows["influence"]) > 0).astype("int64"),
+    })
+    counts = base.groupby(["hour", "channel", "sentiment", "complaint"], as_index=False, sort=True)[
+        ["n", "influential"]].sum()
+    canon, _ = _canonical(rows["topics"]) if len(rows) else (np.array([], dtype=object), {})
+    keep = (canon != "") & (complaint | (sentiment == "positive"))
+    topics = base[keep].assign(topics=canon[keep]).groupby(
+        ["day", "channel", "sentiment", "complaint", "topics"], as_index=False, sort=True)[["n"]].sum()
+    return Deltas(counts, topics, candidates(rows))

@@ -14,12 +14,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import heapq
 import json
 import logging
 import math
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,16 +41,14 @@ from .rollups import (
     HOUR,
     KEEP,
     SAMPLE_BUCKETS,
-    Candidate,
-    Deltas,
     Facts,
     bucket_edges,
+    candidates,
     count_frame,
     deltas,
     distinct_topics,
     empty_counts,
     empty_topic_counts,
-    rank_lists,
     sample_of,
     topic_frame,
 )
@@ -172,7 +169,7 @@ topic_rollups = sa.Table(
     sa.Column("n", sa.Integer, nullable=False),
     sqlite_with_rowid=False,
 )
-# ... and the best KEEP quotes of each list (rollups.rank_lists) per UTC day and channel, ranks ascending.
+# ... and the best KEEP quotes of each list (rollups.candidates) per UTC day and channel, ranks ascending.
 quote_candidates = sa.Table(
     "quote_candidates", metadata,
     sa.Column("list", sa.String(300), primary_key=True),  # negative | influential | praise | topic:<name>
@@ -360,7 +357,9 @@ class Store:
                            rows).scalars().all()
         conn.execute(sa.insert(mention_keys),
                      [{"key": k, "mention_id": mid} for mid, ks in zip(ids, row_keys, strict=True) for k in ks])
-        add_rollups(conn, [{**row, "id": mid} for row, mid in zip(rows, ids, strict=True)])
+        added = pd.DataFrame([{c: row[c] for c in _ROLLUP_COLUMNS if c != "id"} for row in rows])
+        added["id"] = ids
+        add_rollups(conn, added)
         return len(rows)
 
     def count_mentions(self) -> int:
@@ -560,7 +559,8 @@ class Store:
                 if "sample" not in columns:
                     conn.execute(sa.text("ALTER TABLE mentions ADD COLUMN sample INTEGER NOT NULL DEFAULT 0"))
                     # any even spread will do for rows stored before the column existed
-                    conn.execute(sa.text(f"UPDATE mentions SET sample = (id * 40503) % {SAMPLE_BUCKETS}"))
+                    conn.execute(sa.text("UPDATE mentions SET sample = (id * 40503) % :buckets"),
+                                 {"buckets": SAMPLE_BUCKETS})
                 for index in mentions.indexes:
                     index.create(conn, checkfirst=True)
                 for table in (quote_candidates, topic_rollups, mention_rollups):
@@ -568,11 +568,11 @@ class Store:
                 last, added = 0, 0
                 while True:
                     chunk = conn.execute(sa.select(*(mentions.c[c] for c in _ROLLUP_COLUMNS)).where(
-                        mentions.c.id > last).order_by(mentions.c.id).limit(50_000)).mappings().all()
+                        mentions.c.id > last).order_by(mentions.c.id).limit(100_000)).all()
                     if not chunk:
                         break
-                    add_rollups(conn, chunk)
-                    last, added = int(chunk[-1]["id"]), added + len(chunk)
+                    add_rollups(conn, pd.DataFrame(chunk, columns=list(_ROLLUP_COLUMNS)))
+                    last, added = int(chunk[-1][0]), added + len(chunk)
                 conn.execute(sa.delete(meta).where(meta.c.key == ROLLUPS_META))
                 conn.execute(sa.insert(meta).values(key=ROLLUPS_META, value=ROLLUPS_VERSION))
             if added:
@@ -770,44 +770,56 @@ def _chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
         yield items[i:i + n]
 
 
-def add_rollups(conn: Connection, rows: Iterable[Mapping[Any, Any]]) -> None:
-    """Count stored mentions (rows of _ROLLUP_COLUMNS, ids included) into the rollups, in `conn`'s transaction.
+def add_rollups(conn: Connection, rows: pd.DataFrame) -> None:
+    """Count stored mentions (a frame of _ROLLUP_COLUMNS, ids included) into the rollups, in `conn`'s
+    transaction.
 
     Counts are upserts (n = n + new), so concurrent writers never lose one; each (list, day, channel)
     of quote candidates touched keeps its best KEEP of the stored and the new ones.
     """
+    if rows.empty:
+        return
     d = deltas(rows)
-    _upsert(conn, mention_rollups, d.count_rows(), ("hour", "channel", "sentiment", "complaint"),
+    _upsert(conn, mention_rollups, _records(d.counts), ("hour", "channel", "sentiment", "complaint"),
             ("n", "influential"))
-    _upsert(conn, topic_rollups, d.topic_rows(), ("day", "channel", "sentiment", "complaint", "topics"), ("n",))
-    _keep_best(conn, d)
+    _upsert(conn, topic_rollups, _records(d.topics), ("day", "channel", "sentiment", "complaint", "topics"),
+            ("n",))
+    _keep_best(conn, d.candidates)
 
 
-def _keep_best(conn: Connection, d: Deltas) -> None:
-    """Merge the new quote candidates into quote_candidates: the best KEEP of each group stay."""
-    groups = sorted(d.candidates)
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for an executemany, as plain Python values."""
+    names = [str(c) for c in frame.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*(frame[c].tolist() for c in frame.columns))]
+
+
+def _keep_best(conn: Connection, new: pd.DataFrame) -> None:
+    """Merge new quote candidates (rollups.candidates) into quote_candidates: each group keeps its best KEEP."""
+    if new.empty:
+        return
     q = quote_candidates.c
-    stored: dict[tuple[str, int, str], list[Candidate]] = {}
+    groups = list(new[["list", "day", "channel"]].drop_duplicates().itertuples(index=False, name=None))
+    stored_rows: list[tuple[Any, ...]] = []
     for chunk in _chunks(groups, 300):
-        sel = sa.select(q.list, q.day, q.channel, q.r1, q.r2, q.r3, q.published, q.mention_id).where(
-            sa.tuple_(q.list, q.day, q.channel).in_(list(chunk)))
-        for name, day, channel, r1, r2, r3, published, mid in conn.execute(sel):
-            stored.setdefault((name, day, channel), []).append((r1, r2, r3, published, mid))
-    drop: list[dict[str, Any]] = []
-    add: list[dict[str, Any]] = []
-    for group in groups:
-        old = stored.get(group, [])
-        new = d.candidates[group]
-        best = {c[4] for c in heapq.nsmallest(KEEP, old + new)}
-        name, day, channel = group
-        drop.extend({"list": name, "day": day, "channel": channel, "mention_id": c[4]}
-                    for c in old if c[4] not in best)
-        add.extend({"list": name, "day": day, "channel": channel, "mention_id": c[4], "r1": c[0], "r2": c[1],
-                    "r3": c[2], "published": c[3]} for c in new if c[4] in best)
-    if drop:
-        conn.execute(_DROP_CANDIDATE, drop)
-    if add:
-        conn.execute(sa.insert(quote_candidates), add)
+        sel = sa.select(q.list, q.day, q.channel, q.mention_id, q.r1, q.r2, q.r3, q.published).where(
+            sa.tuple_(q.list, q.day, q.channel).in_([(str(a), int(b), str(c)) for a, b, c in chunk]))
+        stored_rows.extend(tuple(r) for r in conn.execute(sel))
+    stored = pd.DataFrame(stored_rows, columns=list(new.columns))
+    stored["published"] = pd.to_datetime(stored["published"], utc=True)
+    stored["stored"] = True
+    both = pd.concat([stored, new.assign(stored=False)], ignore_index=True)
+    both["ns"] = pd.DatetimeIndex(both["published"]).as_unit("ns").asi8
+    both = both.sort_values(["list", "day", "channel", "r1", "r2", "r3", "ns", "mention_id"], kind="stable")
+    keep = both.groupby(["list", "day", "channel"], sort=False).cumcount() < KEEP
+    drop = both[~keep & both["stored"]]
+    add = both[keep & ~both["stored"]]
+    if not drop.empty:
+        conn.execute(_DROP_CANDIDATE, _records(drop[["list", "day", "channel", "mention_id"]]))
+    if not add.empty:
+        rows = _records(add[["list", "day", "channel", "mention_id", "r1", "r2", "r3"]])
+        for row, at in zip(rows, add["published"].dt.to_pydatetime(), strict=True):
+            row["published"] = at
+        conn.execute(sa.insert(quote_candidates), rows)
 
 
 def _upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys: Sequence[str],
@@ -838,17 +850,8 @@ def _merge(frames: Sequence[pd.DataFrame], keys: list[str], sums: list[str], emp
 
 
 def _best(rows: pd.DataFrame) -> set[int]:
-    """Ids of the best KEEP mentions of each quote list among `rows` (see rollups.rank_lists)."""
-    lists: dict[str, list[tuple[float, float, float, int, int]]] = {}
-    if rows.empty:
-        return set()
-    ns = pd.DatetimeIndex(rows["published"]).as_unit("ns").asi8.tolist()
-    for r, at in zip(rows.to_dict("records"), ns, strict=True):
-        topics = distinct_topics(r["topics"])
-        for name, rank in rank_lists(str(r["sentiment"]), bool(r["complaint"]), topics, r["score"], r["polarity"],
-                                     r["influence"]):
-            lists.setdefault(name, []).append((*rank, int(at), int(r["id"])))
-    return {c[4] for cands in lists.values() for c in heapq.nsmallest(KEEP, cands)}
+    """Ids of the best KEEP mentions of each quote list (per day and channel) among `rows`."""
+    return {int(i) for i in candidates(rows)["mention_id"]}
 
 
 def _at(seconds: int) -> datetime:

@@ -139,3 +139,16 @@ def test_usage_errors_exit_2(ingested: Path, capsys: pytest.CaptureFixture[str])
     assert r.code == 2 and "not an ISO date" in r.err
     r = run_cli(capsys, "--config", str(ingested), "ingest", "--source", "Nope")
     assert r.code == 2 and "no source named 'Nope'" in r.err
+
+
+def test_a_bare_date_means_the_recipients_own_day(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipients = project / "recipients.yaml"
+    recipients.write_text(recipients.read_text() + "\n  - name: West\n    email: west@acme.example\n"
+                          "    digests: [daily]\n    timezone: America/Los_Angeles\n")
+    out = project / "p.txt"
+    r = run_cli(capsys, "--config", str(project), "preview", "daily", "--date", "2026-04-15",
+                "--recipient", "west@acme.example", "--out", str(out))
+    assert r.code == 0, r.err
+    assert "Tue 14 Apr 2026" in r.out
+    r = run_cli(capsys, "--config", str(project), "send", "daily", "--date", "2026-04-15", "--dry-run")
+    assert "daily 2026-04-14 → west@acme.example: dry-run" in r.out
