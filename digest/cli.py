@@ -97,7 +97,7 @@ def _now(date_: str | None, config: Config) -> datetime | date:
         if len(date_) == 10:
             return date.fromisoformat(date_)
         return periods.parse_date(date_, config.tz)
-    except ValueError as exc:
+    except ValueError:
         raise click.BadParameter(f"not an ISO date or datetime: {date_!r}", param_hint="--date") from None
 
 
