@@ -214,10 +214,11 @@ class _SmtpSession:
 
 def _smtp_reason(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return f"{exc.smtp_code} {' '.join(text.split())}"
+        return f"{exc.smtp_code} {' '.join(_text(exc.smtp_error).split())}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "recipients refused: " + ", ".join(sorted(exc.recipients))
+        # the server's own words say whether to wait (450 greylisted) or to fix the address (550)
+        return "recipients refused: " + ", ".join(
+            f"{addr} ({code} {' '.join(_text(text).split())})" for addr, (code, text) in sorted(exc.recipients.items()))
     if isinstance(exc, socket.timeout | TimeoutError):
         return "timed out"
     if isinstance(exc, ConnectionRefusedError):
@@ -225,6 +226,10 @@ def _smtp_reason(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return "server disconnected"
     return str(exc) or type(exc).__name__
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def recipients_of(msg: EmailMessage) -> Sequence[str]:

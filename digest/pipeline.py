@@ -18,7 +18,7 @@ from .classify import Classifier
 from .config import Config, Recipient
 from .errors import DeliveryError, DigestError, UsageError
 from .mailer import Mailer, build_message
-from .models import IngestReport, RenderedDigest, SourceHealth, SourceResult
+from .models import IngestReport, Mention, RenderedDigest, SourceHealth, SourceResult
 from .parallel import ClassifierPool
 from .periods import Period, Window
 from .render import Templates, personalize, render_digest, render_shared_digest
@@ -31,6 +31,10 @@ INSTALLED_AT = "installed_at"
 # How many missed windows of one period a recipient is sent after downtime (the newest ones).
 MAX_CATCH_UP = 3
 USER_AGENT = "CustomerVoiceDigest/0.1 (+https://github.com/customer-voice-digest)"
+# An ingest classifies and stores the mentions of its sources in batches: when this many are waiting, and
+# at least every this many seconds.
+STORE_BATCH = 2000
+STORE_SECONDS = 5.0
 # Delivery.detail of a digest skipped because another run holds its claim
 IN_PROGRESS = "being sent by another run"
 
@@ -80,24 +84,36 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
         # the worker processes start first, while this process has one thread
         with ClassifierPool(classifier, workers) as classifying, \
                 ThreadPoolExecutor(max_workers=max(1, min(8, len(specs)))) as pool:
-            # store each result's mentions as they arrive, so a crash later loses nothing already fetched;
-            # results without mentions (not modified, failed) are recorded a hundred at a time
-            unrecorded: list[SourceResult] = []
-            for spec, result in zip(specs, pool.map(one, specs), strict=True):
-                if result.status == "ok" and result.mentions:
+            # Results are classified and stored in batches (STORE_BATCH mentions, or every STORE_SECONDS):
+            # one pool round and one transaction for many small feeds. A source's state is recorded only
+            # after its mentions are stored, so a crash loses nothing: the next run fetches it again.
+            waiting: list[tuple[Mention, bool]] = []
+            done: list[SourceResult] = []
+            since = time.monotonic()
+
+            def store_batch() -> None:
+                nonlocal new, since
+                # entries stored before (a changed feed serves mostly those) are not classified again
+                fresh = [item for item, seen in zip(waiting, store.seen(waiting), strict=True) if not seen]
+                if fresh:
                     scores = classifying.classify([f"{m.title}\n{m.text}" if m.title and m.title not in m.text
-                                                   else m.text for m in result.mentions])
-                    new += store.add_mentions(list(zip(result.mentions, scores, strict=True)), fetched=now,
-                                              by_text=spec.kind == "feed")
-                    store.record_source(result, at=now)
-                else:
-                    unrecorded.append(result)
-                    if len(unrecorded) >= 100:
-                        store.record_sources(unrecorded, at=now)
-                        unrecorded.clear()
+                                                   else m.text for m, _ in fresh])
+                    new += store.add_mentions([(m, c) for (m, _), c in zip(fresh, scores, strict=True)],
+                                              fetched=now, by_text=[by_text for _, by_text in fresh])
+                store.record_sources(done, at=now)
+                waiting.clear()
+                done.clear()
+                since = time.monotonic()
+
+            for spec, result in zip(specs, pool.map(one, specs), strict=True):
+                if result.status == "ok":
+                    waiting.extend((m, spec.kind == "feed") for m in result.mentions)
+                done.append(result)
                 results.append(result)
                 log.info("%s: %s%s", result.name, result.status, f" ({result.error})" if result.error else "")
-            store.record_sources(unrecorded, at=now)
+                if len(waiting) >= STORE_BATCH or time.monotonic() - since >= STORE_SECONDS:
+                    store_batch()
+            store_batch()
     return IngestReport(tuple(results), new)
 
 
@@ -134,14 +150,16 @@ def summarize_window(config: Config, store: Store, window: Window, channels: Seq
     """The Summary of `window` (of `channels` only, if given), from the store's rollups: its cost grows
     with the days of the window, not with its mentions."""
     prev = periods.previous(window)
-    current = store.facts(window, channels, sample=PHRASE_SAMPLE)
-    previous = store.facts(prev, channels, trend=False, ranked=False, sample=PHRASE_SAMPLE)
-    year_ago = year_ago_window = None
-    if window.period in ("quarterly", "annual"):
-        year_ago_window = periods.year_before(window)
+    year_ago_window = periods.year_before(window) if window.period in ("quarterly", "annual") else None
+    # the windows are read side by side: the database does most of the work, on as many cores as there are
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        reading = pool.submit(store.facts, window, channels, sample=PHRASE_SAMPLE)
+        reading_prev = pool.submit(store.facts, prev, channels, trend=False, ranked=False, sample=PHRASE_SAMPLE)
         # a year before an annual window is the previous window
-        year_ago = previous if year_ago_window == prev else store.facts(
-            year_ago_window, channels, trend=False, ranked=False)
+        reading_ago = pool.submit(store.facts, year_ago_window, channels, trend=False, ranked=False) \
+            if year_ago_window is not None and year_ago_window != prev else None
+        current, previous = reading.result(), reading_prev.result()
+        year_ago = reading_ago.result() if reading_ago is not None else previous if year_ago_window else None
     return summarize_facts(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
                            health=source_health(config, store), topics=config.sources.topics,
                            praise_topics=config.sources.praise_topics,

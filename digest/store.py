@@ -217,13 +217,19 @@ def mention_keys_of(m: Mention, *, by_text: bool = True) -> list[str]:
     `by_text` is off for exports of records (call-center tickets): two calls with the same canned
     note are two calls, while the same text posted twice on a channel is a repost.
     """
+    return list(_keys_of(m, by_text))
+
+
+@functools.lru_cache(maxsize=16384)
+def _keys_of(m: Mention, by_text: bool) -> tuple[str, ...]:
+    # cached: an ingest asks for a mention's keys before classifying it (Store.seen) and again to store it
     keys = [f"id:{_digest(m.source + chr(0) + m.external_id)}"]
     if m.url:
         keys.append(f"url:{_digest(_normalize_url(m.url))}")
     # very short texts ("thanks!") are too common to identify a post
     if by_text and len(normalize(m.text).split()) >= 6:
         keys.append(f"text:{text_key(m.channel + chr(0) + m.text)}")
-    return list(dict.fromkeys(keys))
+    return tuple(dict.fromkeys(keys))
 
 
 class Store:
@@ -309,20 +315,24 @@ class Store:
     # -- mentions ------------------------------------------------------------------------------------
 
     def add_mentions(self, items: Sequence[tuple[Mention, Classification]], *, fetched: datetime,
-                     by_text: bool = True) -> int:
-        """Store the mentions not seen before; return how many were new."""
+                     by_text: bool | Sequence[bool] = True) -> int:
+        """Store the mentions not seen before; return how many were new.
+
+        `by_text` (see mention_keys_of): one flag for every item, or one per item.
+        """
         if not items:
             return 0
+        flags = [by_text] * len(items) if isinstance(by_text, bool) else list(by_text)
         try:
             with self.engine.begin() as conn:
-                return self._add(conn, items, fetched, by_text)
+                return self._add(conn, items, fetched, flags)
         except IntegrityError:
             # another instance stored some of them between our look-up and insert: one at a time
             added = 0
-            for item in items:
+            for item, flag in zip(items, flags, strict=True):
                 try:
                     with self.engine.begin() as conn:
-                        added += self._add(conn, [item], fetched, by_text)
+                        added += self._add(conn, [item], fetched, [flag])
                 except IntegrityError:
                     continue
             return added
@@ -330,8 +340,8 @@ class Store:
             raise StoreError(f"cannot store mentions in {_safe(str(self.url))}: {_reason(exc)}") from None
 
     def _add(self, conn: Connection, items: Sequence[tuple[Mention, Classification]], fetched: datetime,
-             by_text: bool) -> int:
-        keyed = [(m, c, mention_keys_of(m, by_text=by_text)) for m, c in items]
+             by_text: Sequence[bool]) -> int:
+        keyed = [(m, c, mention_keys_of(m, by_text=flag)) for (m, c), flag in zip(items, by_text, strict=True)]
         all_keys = {k for _, _, ks in keyed for k in ks}
         known: set[str] = set()
         for chunk in _chunks(sorted(all_keys), 500):
@@ -361,6 +371,18 @@ class Store:
         added["id"] = ids
         add_rollups(conn, added)
         return len(rows)
+
+    def seen(self, items: Sequence[tuple[Mention, bool]]) -> list[bool]:
+        """Whether each mention (with its `by_text` flag, see mention_keys_of) is stored already.
+
+        An ingest asks before classifying: a feed that changed serves mostly entries stored before.
+        """
+        keyed = [mention_keys_of(m, by_text=flag) for m, flag in items]
+        known: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted({k for ks in keyed for k in ks}), 500):
+                known.update(conn.execute(sa.select(mention_keys.c.key).where(mention_keys.c.key.in_(chunk))).scalars())
+        return [not known.isdisjoint(ks) for ks in keyed]
 
     def count_mentions(self) -> int:
         with self.engine.connect() as conn:
@@ -596,12 +618,39 @@ class Store:
         self.record_sources([result], at=at)
 
     def record_sources(self, results: Sequence[SourceResult], *, at: datetime) -> None:
-        """`record_source` for several results in one transaction (a steady-state ingest has hundreds)."""
+        """`record_source` for several results in one transaction and a few statements (a steady-state
+        ingest records hundreds of sources that were not modified)."""
         if not results:
             return
         with self.engine.begin() as conn:
-            for result in results:
-                self._record_source(conn, result, at)
+            if len({r.name for r in results}) < len(results):  # the same source twice: in order, one by one
+                for result in results:
+                    self._record_source(conn, result, at)
+                return
+            known: set[str] = set()
+            for chunk in _chunks(sorted(r.name for r in results), 500):
+                known.update(conn.execute(sa.select(sources.c.name).where(sources.c.name.in_(chunk))).scalars())
+            fresh = [{"name": r.name, "channel": r.channel, "state": "{}", "consecutive_failures": 0,
+                      "last_items": 0} for r in results if r.name not in known]
+            if fresh:
+                conn.execute(sa.insert(sources), fresh)
+            shapes: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+            for r in results:
+                values: dict[str, Any] = {"channel": r.channel, "last_attempt": at}
+                if r.status != "error":
+                    values.update(last_success=at, last_error=None, consecutive_failures=0)
+                    if r.status == "ok":  # an unchanged feed says nothing new about its size
+                        values["last_items"] = r.items_seen
+                    if r.state:
+                        values["state"] = json.dumps(r.state)
+                else:
+                    values["last_error"] = r.error or "failed"
+                shapes.setdefault((r.status == "error", tuple(sorted(values))), []).append({**values, "b_name": r.name})
+            for (failed, columns), rows in shapes.items():
+                sets: dict[str, Any] = {c: sa.bindparam(c) for c in columns}
+                if failed:
+                    sets["consecutive_failures"] = sources.c.consecutive_failures + 1
+                conn.execute(sa.update(sources).where(sources.c.name == sa.bindparam("b_name")).values(sets), rows)
 
     def _record_source(self, conn: Connection, result: SourceResult, at: datetime) -> None:
         ok = result.status != "error"
@@ -790,7 +839,8 @@ def add_rollups(conn: Connection, rows: pd.DataFrame) -> None:
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows for an executemany, as plain Python values."""
     names = [str(c) for c in frame.columns]
-    return [dict(zip(names, values, strict=True)) for values in zip(*(frame[c].tolist() for c in frame.columns))]
+    columns = [frame[c].tolist() for c in frame.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def _keep_best(conn: Connection, new: pd.DataFrame) -> None:

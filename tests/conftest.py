@@ -46,6 +46,13 @@ if TEST_DB not in ("sqlite", "postgresql"):
     raise ValueError(f"DIGEST_TEST_DB must be sqlite or postgresql, not {TEST_DB!r}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests whose store DIGEST_TEST_DB chooses (`-m project_store` selects them for a second pass)."""
+    for item in items:
+        if "project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.project_store)
+
+
 @contextlib.contextmanager
 def pg_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""

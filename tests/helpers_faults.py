@@ -163,6 +163,7 @@ class RawSmtp:
     port: int = 0
     plan: list[str] = field(default_factory=list)
     messages: list[EmailMessage] = field(default_factory=list)
+    rcpt_reply: str | None = None  # e.g. "450 4.2.0 greylisted": the answer to every RCPT TO
     dropped: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -203,6 +204,8 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                 elif verb == b"DATA":
                     if not self.data(smtp):
                         return
+                elif verb == b"RCPT" and smtp.rcpt_reply:
+                    self.reply(smtp.rcpt_reply)
                 else:  # MAIL, RCPT, RSET, NOOP
                     self.reply("250 OK")
 
