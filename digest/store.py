@@ -258,7 +258,7 @@ class Store:
             engine = sa.create_engine(url, **kwargs)
             if engine.dialect.name == "sqlite":
                 sa.event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=int(busy_timeout * 1000)))
-            metadata.create_all(engine)
+            _create_schema(engine)
         except (SQLAlchemyError, OSError, ValueError) as exc:
             raise StoreError(f"cannot open the store {_safe(url)}: {_reason(exc, busy_timeout)}") from None
         # from here on, a locked database, a full disk or a lost server is one StoreError naming the store,
@@ -800,6 +800,26 @@ class Store:
         stored = self.get_meta(key)
         assert stored is not None
         return stored
+
+
+# pg_advisory_xact_lock key that serializes creating the tables (any constant of our own)
+_SCHEMA_LOCK = 0x6469676573745f31
+
+
+def _create_schema(engine: Engine) -> None:
+    """Create the missing tables; two processes opening a new store at once must not trip over each other
+    (PostgreSQL refuses a second CREATE TABLE of the same type in flight)."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            metadata.create_all(conn)
+        return
+    try:
+        metadata.create_all(engine)
+    except OperationalError as exc:
+        if "already exists" not in str(exc):
+            raise
+        metadata.create_all(engine)  # another process created one between our look and our CREATE
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, busy_ms: int) -> None:

@@ -75,7 +75,8 @@ def safe_url(value: str | None) -> str | None:
     if not value:
         return None
     value = _CONTROL.sub("", value).strip()
-    if any(c in value for c in "\r\n\t <>\"'`") or len(value) > 2048:
+    # any whitespace (a real URL percent-encodes it; a no-break space can hide where a host ends) or quote
+    if any(c.isspace() or c in "<>\"'`" for c in value) or len(value) > 2048:
         return None
     try:
         parts = urlsplit(value)

@@ -93,6 +93,7 @@ noise = st.sampled_from(["", " ", "\t", "\n", "\r", "\x00", "\x0b", "\u200b", "\
        rest=st.text(max_size=60))
 @example(pre=" ", scheme="JaVaScRiPt", mid="", sep=":", rest="alert(1)")
 @example(pre="", scheme="java", mid="\tscript", sep=":", rest="alert(1)")
+@example(pre="", scheme="https", mid="", sep="://", rest="bank.example\xa0.evil.example/")
 def test_safe_url_lets_only_http_and_mailto_through(pre: str, scheme: str, mid: str, sep: str, rest: str) -> None:
     value = f"{pre}{scheme}{mid}{sep}{rest}"
     out = safe_url(value)
