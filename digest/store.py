@@ -294,8 +294,11 @@ class Store:
             finally:
                 fl.release()
             return
-        key = int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "big", signed=True)
         with self.engine.connect() as conn:
+            # advisory locks are server-wide: key them by database and schema too, so two installations
+            # sharing a server (or two test schemas) do not block each other
+            where = conn.execute(sa.text("SELECT current_database() || '/' || current_schema()")).scalar()
+            key = int.from_bytes(hashlib.sha256(f"{where}/{name}".encode()).digest()[:8], "big", signed=True)
             deadline = datetime.now(UTC) + timedelta(seconds=wait)
             got = False
             while True:
