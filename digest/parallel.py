@@ -1,10 +1,11 @@
-"""Classifying on every core: TextBlob and the rules are CPU bound, and threads share one core.
+"""Ingesting on every core: parsing feeds and classifying texts are CPU bound, and threads share one core.
 
 `ClassifierPool` sends large batches to worker processes and keeps small ones in this process (a
-worker round trip costs more than a few texts). Workers are forked once, up front, while the process
-has a single thread (forking later would copy locks other threads hold); a process that already runs
-threads (the scheduler, a test server) starts them from a fork server, and only when a large batch
-comes (a fork server takes a second or two to start).
+worker round trip costs more than a few texts); its workers also fetch and parse sources (`fetch_all`),
+each with threads of its own so that network waits still overlap. Workers are forked once, up front,
+while the process has a single thread (forking later would copy locks other threads hold); a process
+that already runs threads (the scheduler, a test server) fetches in its own threads and starts
+classifying workers from a fork server, only when a large batch comes (that takes a second or two).
 """
 
 from __future__ import annotations
@@ -16,14 +17,19 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from datetime import datetime
 from types import TracebackType
 
-from .classify import Classifier
-from .models import Classification
+import requests
 
-__all__ = ["POOL_MIN", "ClassifierPool", "classify_for_store"]
+from .classify import Classifier
+from .config import Config, SourceSpec
+from .models import Classification, SourceResult
+from .sources import FetchContext, fetch_source
+
+__all__ = ["POOL_MIN", "ClassifierPool", "classify_for_store", "fetch_one"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +38,30 @@ POOL_MIN = 40
 # Texts per task sent to a worker: large enough to amortise pickling, small enough to balance the cores.
 CHUNK = 100
 
+# Threads with which a worker fetches its group of sources (network waits overlap, parsing does not).
+FETCH_THREADS = 8
+# Groups of sources per worker: small enough that one slow source holds back few others' results.
+GROUPS_PER_WORKER = 4
+
 _classifier: Classifier | None = None  # the worker's own
+_fetching: tuple[Config, Callable[[], requests.Session]] | None = None
+
+
+def fetch_one(spec: SourceSpec, *, config: Config, state: Mapping[str, str], now: datetime,
+              session_factory: Callable[[], requests.Session]) -> SourceResult:
+    """Fetch and parse one source with a session of its own; never raises (see fetch_source)."""
+    with session_factory() as session:
+        ctx = FetchContext(session=session, now=now, config=config, state=state,
+                           deadline=time.monotonic() + max(60.0, float(getattr(spec, "timeout", 20.0)) * 4))
+        return fetch_source(spec, ctx)
+
+
+def _fetch_group(specs: list[SourceSpec], states: list[dict[str, str]], now: datetime) -> list[SourceResult]:
+    assert _fetching is not None
+    config, session_factory = _fetching
+    with ThreadPoolExecutor(max_workers=max(1, min(FETCH_THREADS, len(specs)))) as pool:
+        return list(pool.map(lambda spec, state: fetch_one(spec, config=config, state=state, now=now,
+                                                           session_factory=session_factory), specs, states))
 
 
 def classify_for_store(classifier: Classifier, texts: Sequence[str]) -> list[Classification]:
@@ -49,9 +78,10 @@ def classify_for_store(classifier: Classifier, texts: Sequence[str]) -> list[Cla
     return out
 
 
-def _init(classifier: Classifier) -> None:
-    global _classifier
+def _init(classifier: Classifier, fetching: tuple[Config, Callable[[], requests.Session]] | None) -> None:
+    global _classifier, _fetching
     _classifier = classifier
+    _fetching = fetching
     # A worker must not outlive the process that started it. Killed (SIGKILL, the OOM killer, a
     # systemd timeout), that process leaves its workers waiting on their queue for ever -- and a forked
     # worker holds, through its copy of the descriptor, the ingest lock, so every later ingest would wait.
@@ -72,12 +102,19 @@ def _classify(texts: list[str]) -> list[Classification]:
 
 
 class ClassifierPool:
-    """`classify_for_store` over `workers` processes (default: one per core); use as a context manager."""
+    """`classify_for_store` over `workers` processes (default: one per core); use as a context manager.
 
-    def __init__(self, classifier: Classifier, workers: int | None = None) -> None:
+    Given `fetching` (the configuration and a session factory), its workers can also fetch and parse
+    sources (`fetch_all`): parsing feeds is as CPU bound as classifying them.
+    """
+
+    def __init__(self, classifier: Classifier, workers: int | None = None, *,
+                 fetching: tuple[Config, Callable[[], requests.Session]] | None = None) -> None:
         self.classifier = classifier
+        self.fetching = fetching
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        self._method = ""
         self._tried = self.workers < 2
 
     def __enter__(self) -> ClassifierPool:
@@ -93,9 +130,13 @@ class ClassifierPool:
             self._pool = None
 
     def _start(self, method: str) -> ProcessPoolExecutor | None:
+        self._method = method
         try:
+            # fetching only with forked workers: they inherit the configuration and session factory as they
+            # are (a fork server would have to pickle them)
+            fetching = self.fetching if method == "fork" else None
             pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
-                                       initializer=_init, initargs=(self.classifier,))
+                                       initializer=_init, initargs=(self.classifier, fetching))
             pool.submit(os.getpid).result()  # start the workers now (fork: all at once, one thread here)
         except (OSError, RuntimeError) as exc:  # no processes allowed here: classify in this process
             log.warning("classifying in one process: cannot start workers (%s)", exc)
@@ -103,24 +144,70 @@ class ClassifierPool:
         log.debug("classifying with %d %s workers", self.workers, method)
         return pool
 
+    @property
+    def fetches(self) -> bool:
+        """Whether `fetch_all` runs in the workers (else the caller fetches in its own threads)."""
+        return self._pool is not None and self.fetching is not None and self._method == "fork"
+
+    def fetch_all(self, specs: Sequence[SourceSpec], states: Mapping[str, Mapping[str, str]],
+                  now: datetime) -> Iterator[tuple[int, SourceResult]]:
+        """(index in `specs`, result) of every source, fetched and parsed in the workers, as they finish.
+
+        Sources go out in groups, each fetched by a worker's threads; a worker that dies (killed, out of
+        memory) has its groups fetched here instead.
+        """
+        assert self._pool is not None and self.fetches
+        n = min(len(specs), self.workers * GROUPS_PER_WORKER)
+        groups = [list(range(i, len(specs), n)) for i in range(n)]
+        futures = {self._pool.submit(_fetch_group, [specs[i] for i in group],
+                                     [dict(states.get(specs[i].name, {})) for i in group], now): group
+                   for group in groups}
+        for future in as_completed(futures):
+            group = futures[future]
+            try:
+                found = future.result()
+            except BrokenExecutor as exc:
+                log.warning("fetching in this process: a worker died (%s)", exc)
+                assert self.fetching is not None
+                config, session_factory = self.fetching
+                found = [fetch_one(specs[i], config=config, state=states.get(specs[i].name, {}), now=now,
+                                   session_factory=session_factory) for i in group]
+            yield from zip(group, found, strict=True)
+
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Classifications of `texts`, in order; repeated texts are scored once."""
+        return self.submit(texts)()
+
+    def submit(self, texts: Sequence[str]) -> Callable[[], list[Classification]]:
+        """Start classifying `texts` (in the workers, for a large batch); call the result for them.
+
+        The caller can store one batch while the workers classify the next.
+        """
         unique = list(dict.fromkeys(texts))
         if len(unique) >= POOL_MIN and not self._tried:
             self._tried = True
             self._pool = self._start("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
                                      else "spawn")
-        found: list[Classification] | None = None
-        if self._pool is not None and len(unique) >= POOL_MIN:
-            size = min(CHUNK, math.ceil(len(unique) / self.workers))
-            chunks = [unique[i:i + size] for i in range(0, len(unique), size)]
+        pool = self._pool
+        if pool is None or len(unique) < POOL_MIN:
+            found = classify_for_store(self.classifier, unique)
+            return lambda: self._in_order(texts, unique, found)
+        size = min(CHUNK, math.ceil(len(unique) / self.workers))
+        futures = [pool.submit(_classify, unique[i:i + size]) for i in range(0, len(unique), size)]
+
+        def gather() -> list[Classification]:
             try:
-                found = [c for part in self._pool.map(_classify, chunks) for c in part]
+                found = [c for future in futures for c in future.result()]
             except BrokenExecutor as exc:  # a worker was killed (the OOM killer?): carry on here
                 log.warning("classifying in one process: a worker died (%s)", exc)
-                self._pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
-        if found is None:
-            found = classify_for_store(self.classifier, unique)
+                found = classify_for_store(self.classifier, unique)
+            return self._in_order(texts, unique, found)
+
+        return gather
+
+    @staticmethod
+    def _in_order(texts: Sequence[str], unique: list[str], found: list[Classification]) -> list[Classification]:
         by_text = dict(zip(unique, found, strict=True))
         return [by_text[t] for t in texts]

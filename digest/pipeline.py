@@ -15,14 +15,13 @@ import requests
 from . import periods
 from .analyze import PHRASE_SAMPLE, Summary, summarize_facts
 from .classify import Classifier
-from .config import Config, Recipient
+from .config import Config, Recipient, SourceSpec
 from .errors import DeliveryError, DigestError, UsageError
 from .mailer import Mailer, build_message
-from .models import IngestReport, Mention, RenderedDigest, SourceHealth, SourceResult
-from .parallel import ClassifierPool
+from .models import Classification, IngestReport, Mention, RenderedDigest, SourceHealth, SourceResult
+from .parallel import ClassifierPool, fetch_one
 from .periods import Period, Window
 from .render import Templates, personalize, render_digest, render_shared_digest
-from .sources import FetchContext, fetch_source
 from .store import STALE_CLAIM, Store
 
 log = logging.getLogger(__name__)
@@ -57,8 +56,9 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
 
     One source failing never stops the others: each gives a SourceResult. Raises DigestError if
     another ingest holds the store's lock for longer than `lock_wait` seconds. Sources are fetched and
-    parsed in threads while large batches are classified in worker processes (parallel.ClassifierPool),
-    so that an ingest uses every core (`workers` processes; default one per core, 1: this process only).
+    parsed, and large batches classified, in worker processes (parallel.ClassifierPool; each worker fetches
+    with threads), while this process stores: an ingest uses every core (`workers` processes; default one
+    per core; 1: this process only, fetching with threads). Already stored entries are not classified.
     """
     specs = [s for s in config.sources.sources if (s.name == only if only else s.enabled)]
     if only and not specs:
@@ -69,51 +69,64 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
         if not got:
             raise DigestError(f"another ingest is still running on this store after {lock_wait:.0f} s")
         store.setdefault_meta(INSTALLED_AT, now.isoformat())
-        states = store.source_states()  # read once: the fetching threads need no database
+        states = store.source_states()  # read once: the fetching threads and workers need no database
 
-        def one(spec: object) -> SourceResult:
-            name = getattr(spec, "name", "?")
-            timeout = float(getattr(spec, "timeout", 20.0))
-            with session_factory() as session:
-                ctx = FetchContext(session=session, now=now, config=config, state=states.get(name, {}),
-                                   deadline=time.monotonic() + max(60.0, timeout * 4))
-                return fetch_source(spec, ctx)  # type: ignore[arg-type]
+        def one(spec: SourceSpec) -> SourceResult:
+            return fetch_one(spec, config=config, state=states.get(spec.name, {}), now=now,
+                             session_factory=session_factory)
 
         results: list[SourceResult] = []
         new = 0
         # the worker processes start first, while this process has one thread
-        with ClassifierPool(classifier, workers) as classifying, \
+        with ClassifierPool(classifier, workers, fetching=(config, session_factory)) as classifying, \
                 ThreadPoolExecutor(max_workers=max(1, min(8, len(specs)))) as pool:
             # Results are classified and stored in batches (STORE_BATCH mentions, or every STORE_SECONDS):
             # one pool round and one transaction for many small feeds. A source's state is recorded only
             # after its mentions are stored, so a crash loses nothing: the next run fetches it again.
+            # The workers classify one batch while this process stores the one before (in order).
             waiting: list[tuple[Mention, bool]] = []
             done: list[SourceResult] = []
             since = time.monotonic()
+            classifying_batches: list[tuple[list[tuple[Mention, bool]], Callable[[], list[Classification]],
+                                            list[SourceResult]]] = []
+
+            def store_classified() -> None:
+                nonlocal new
+                fresh, scores, finished = classifying_batches.pop(0)
+                if fresh:
+                    new += store.add_mentions([(m, c) for (m, _), c in zip(fresh, scores(), strict=True)],
+                                              fetched=now, by_text=[by_text for _, by_text in fresh])
+                store.record_sources(finished, at=now)
 
             def store_batch() -> None:
-                nonlocal new, since
+                nonlocal since
                 # entries stored before (a changed feed serves mostly those) are not classified again
                 fresh = [item for item, seen in zip(waiting, store.seen(waiting), strict=True) if not seen]
-                if fresh:
-                    scores = classifying.classify([f"{m.title}\n{m.text}" if m.title and m.title not in m.text
-                                                   else m.text for m, _ in fresh])
-                    new += store.add_mentions([(m, c) for (m, _), c in zip(fresh, scores, strict=True)],
-                                              fetched=now, by_text=[by_text for _, by_text in fresh])
-                store.record_sources(done, at=now)
+                scores = classifying.submit([f"{m.title}\n{m.text}" if m.title and m.title not in m.text
+                                             else m.text for m, _ in fresh])
+                classifying_batches.append((fresh, scores, list(done)))
                 waiting.clear()
                 done.clear()
                 since = time.monotonic()
+                while len(classifying_batches) > 1:
+                    store_classified()
 
-            for spec, result in zip(specs, pool.map(one, specs), strict=True):
+            # the workers fetch and parse too when there are any (parsing is CPU bound); else these threads do
+            arriving = classifying.fetch_all(specs, states, now) if classifying.fetches else \
+                enumerate(pool.map(one, specs))
+            by_index: dict[int, SourceResult] = {}
+            for i, result in arriving:
                 if result.status == "ok":
-                    waiting.extend((m, spec.kind == "feed") for m in result.mentions)
+                    waiting.extend((m, specs[i].kind == "feed") for m in result.mentions)
                 done.append(result)
-                results.append(result)
+                by_index[i] = result
                 log.info("%s: %s%s", result.name, result.status, f" ({result.error})" if result.error else "")
                 if len(waiting) >= STORE_BATCH or time.monotonic() - since >= STORE_SECONDS:
                     store_batch()
             store_batch()
+            while classifying_batches:
+                store_classified()
+            results = [by_index[i] for i in range(len(specs))]
     return IngestReport(tuple(results), new)
 
 

@@ -458,8 +458,10 @@ class Store:
             with self.engine.connect() as conn:
                 raw = self._rollup_rows(conn, [*partial, *((h * HOUR, h * HOUR + HOUR) for h in split)], wanted)
                 seconds = pd.DatetimeIndex(raw["published"]).as_unit("ns").asi8 // 1_000_000_000
-                at_edges = raw[np.any([(seconds >= a) & (seconds < b) for a, b in partial], axis=0)] \
-                    if len(raw) else raw
+                in_partial = np.zeros(len(raw), dtype=bool)
+                for a, b in partial:
+                    in_partial |= (seconds >= a) & (seconds < b)
+                at_edges = raw[in_partial]
                 counts = _merge(
                     [self._hour_counts(conn, day0, day1, split, edges, wanted), count_frame(raw, edges)],
                     ["bucket", "channel", "sentiment", "complaint"], ["n", "influential"], empty_counts())
@@ -573,6 +575,12 @@ class Store:
         holds the migration lock for an hour.
         """
         if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
+            return
+        columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
+        with self.engine.connect() as conn:
+            empty = conn.execute(sa.select(mentions.c.id).limit(1)).first() is None
+        if empty and "sample" in columns:  # a new store: nothing to roll up
+            self.setdefault_meta(ROLLUPS_META, ROLLUPS_VERSION)
             return
         with self.lock("migrate", wait=3600) as got:
             if not got:

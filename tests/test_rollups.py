@@ -159,3 +159,14 @@ def test_complaints_are_sampled_evenly_through_the_index(store: Store) -> None:
     assert months >= 10
     s = from_rollups(store, window, None, sample=100)
     assert s.phrases_note == f"from a sample of {len(sample)} of {complaints:,} complaints"
+
+
+def test_counts_between_two_instants_read_whole_hours_from_the_rollups(store: Store) -> None:
+    frame = store.mentions(AT - timedelta(days=40), AT)
+    starts = [AT - timedelta(days=30, minutes=17), AT - timedelta(hours=5, seconds=3), AT - timedelta(minutes=40)]
+    for start in starts:
+        for end in (start + timedelta(minutes=20), start + timedelta(hours=7, minutes=31), AT):
+            rows = frame[(frame["published"] >= start) & (frame["published"] < end)]
+            assert store.count_mentions_between(start, end) == len(rows)
+            negative = int((rows["sentiment"] == "negative").sum())
+            assert store.count_mentions_between(start, end, sentiment="negative") == negative
