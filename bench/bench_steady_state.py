@@ -116,7 +116,12 @@ def serve(feeds: Feeds) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's default listen backlog of 5 drops connections beyond it, which then wait for the
+        # client's SYN retransmit (a second): a real server's backlog is in the hundreds
+        request_queue_size = 1024
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -181,12 +186,13 @@ def write_config(root: Path, port: int, n: int) -> None:
                                           "    digests: [daily]\n", encoding="utf-8")
 
 
-def cycle(config: Config, store: Store, feeds: Remote) -> tuple[float, int, dict[int, int], dict[str, int]]:
+def cycle(config: Config, store: Store, feeds: Remote, workers: int | None = None
+          ) -> tuple[float, int, dict[int, int], dict[str, int]]:
     """One ingest (as `digest serve` runs them, the configuration loaded once): (seconds, new mentions,
     responses by status, results by status)."""
     before = feeds.ask("served")
     started = time.perf_counter()
-    report = pipeline.ingest(config, store, now=NOW)
+    report = pipeline.ingest(config, store, now=NOW, workers=workers)
     seconds = time.perf_counter() - started
     statuses: dict[str, int] = {}
     for r in report.results:
@@ -204,6 +210,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int)
     parser.add_argument("--items", type=int)
     parser.add_argument("--changed", type=float, default=0.05, help="share of feeds changed between cycles")
+    parser.add_argument("--workers", type=int, help="ingest worker processes (default: one per core)")
     args = parser.parse_args()
     n = args.feeds or (60 if args.quick else 1000)
     items = args.items or (10 if args.quick else 20)
@@ -214,13 +221,13 @@ def main() -> None:
         store = Store.open(f"sqlite:///{root / 'digest.sqlite3'}")
         config = load_config(root)
         try:
-            t_first, new_first, _, _ = cycle(config, store, feeds)
+            t_first, new_first, _, _ = cycle(config, store, feeds, args.workers)
             changed = feeds.ask("change", args.changed)
-            t_steady, new_steady, served_steady, st_steady = cycle(config, store, feeds)
+            t_steady, new_steady, served_steady, st_steady = cycle(config, store, feeds, args.workers)
             feeds.ask("change", args.changed)
             with store.engine.begin() as conn:  # forget every validator and body hash
                 conn.execute(sa.update(sources).values(state="{}"))
-            t_full, new_full, served_full, _ = cycle(config, store, feeds)
+            t_full, new_full, served_full, _ = cycle(config, store, feeds, args.workers)
         finally:
             store.close()
             feeds.stop()

@@ -166,8 +166,8 @@ class ClassifierPool:
             group = futures[future]
             try:
                 found = future.result()
-            except BrokenExecutor as exc:
-                log.warning("fetching in this process: a worker died (%s)", exc)
+            except Exception as exc:  # noqa: BLE001 - fetch_source never raises: the pool failed (a worker died)
+                log.warning("fetching in this process: the workers could not (%s)", exc)
                 assert self.fetching is not None
                 config, session_factory = self.fetching
                 found = [fetch_one(specs[i], config=config, state=states.get(specs[i].name, {}), now=now,
