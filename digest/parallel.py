@@ -22,12 +22,11 @@ from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolEx
 from datetime import datetime
 from types import TracebackType
 
-import requests
-
 from .classify import Classifier
 from .config import Config, SourceSpec
 from .models import Classification, SourceResult
 from .sources import FetchContext, fetch_source
+from .sources.http import Sessions
 
 __all__ = ["POOL_MIN", "ClassifierPool", "classify_for_store", "fetch_one"]
 
@@ -44,13 +43,13 @@ FETCH_THREADS = 8
 GROUPS_PER_WORKER = 4
 
 _classifier: Classifier | None = None  # the worker's own
-_fetching: tuple[Config, Callable[[], requests.Session]] | None = None
+_fetching: tuple[Config, Sessions] | None = None
 
 
 def fetch_one(spec: SourceSpec, *, config: Config, state: Mapping[str, str], now: datetime,
-              session_factory: Callable[[], requests.Session]) -> SourceResult:
-    """Fetch and parse one source with a session of its own; never raises (see fetch_source)."""
-    with session_factory() as session:
+              sessions: Sessions) -> SourceResult:
+    """Fetch and parse one source with a session borrowed from `sessions`; never raises (see fetch_source)."""
+    with sessions.borrow() as session:
         ctx = FetchContext(session=session, now=now, config=config, state=state,
                            deadline=time.monotonic() + max(60.0, float(getattr(spec, "timeout", 20.0)) * 4))
         return fetch_source(spec, ctx)
@@ -58,10 +57,10 @@ def fetch_one(spec: SourceSpec, *, config: Config, state: Mapping[str, str], now
 
 def _fetch_group(specs: list[SourceSpec], states: list[dict[str, str]], now: datetime) -> list[SourceResult]:
     assert _fetching is not None
-    config, session_factory = _fetching
+    config, sessions = _fetching
     with ThreadPoolExecutor(max_workers=max(1, min(FETCH_THREADS, len(specs)))) as pool:
         return list(pool.map(lambda spec, state: fetch_one(spec, config=config, state=state, now=now,
-                                                           session_factory=session_factory), specs, states))
+                                                           sessions=sessions), specs, states))
 
 
 def classify_for_store(classifier: Classifier, texts: Sequence[str]) -> list[Classification]:
@@ -78,7 +77,7 @@ def classify_for_store(classifier: Classifier, texts: Sequence[str]) -> list[Cla
     return out
 
 
-def _init(classifier: Classifier, fetching: tuple[Config, Callable[[], requests.Session]] | None) -> None:
+def _init(classifier: Classifier, fetching: tuple[Config, Sessions] | None) -> None:
     global _classifier, _fetching
     _classifier = classifier
     _fetching = fetching
@@ -104,12 +103,12 @@ def _classify(texts: list[str]) -> list[Classification]:
 class ClassifierPool:
     """`classify_for_store` over `workers` processes (default: one per core); use as a context manager.
 
-    Given `fetching` (the configuration and a session factory), its workers can also fetch and parse
+    Given `fetching` (the configuration and the HTTP sessions), its workers can also fetch and parse
     sources (`fetch_all`): parsing feeds is as CPU bound as classifying them.
     """
 
     def __init__(self, classifier: Classifier, workers: int | None = None, *,
-                 fetching: tuple[Config, Callable[[], requests.Session]] | None = None) -> None:
+                 fetching: tuple[Config, Sessions] | None = None) -> None:
         self.classifier = classifier
         self.fetching = fetching
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -132,7 +131,7 @@ class ClassifierPool:
     def _start(self, method: str) -> ProcessPoolExecutor | None:
         self._method = method
         try:
-            # fetching only with forked workers: they inherit the configuration and session factory as they
+            # fetching only with forked workers: they inherit the configuration and sessions as they
             # are (a fork server would have to pickle them)
             fetching = self.fetching if method == "fork" else None
             pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
@@ -169,9 +168,9 @@ class ClassifierPool:
             except Exception as exc:  # noqa: BLE001 - fetch_source never raises: the pool failed (a worker died)
                 log.warning("fetching in this process: the workers could not (%s)", exc)
                 assert self.fetching is not None
-                config, session_factory = self.fetching
+                config, sessions = self.fetching
                 found = [fetch_one(specs[i], config=config, state=states.get(specs[i].name, {}), now=now,
-                                   session_factory=session_factory) for i in group]
+                                   sessions=sessions) for i in group]
             yield from zip(group, found, strict=True)
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:

@@ -10,8 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-import requests
-
 from . import periods
 from .analyze import PHRASE_SAMPLE, Summary, summarize_facts
 from .classify import Classifier
@@ -22,6 +20,7 @@ from .models import Classification, IngestReport, Mention, RenderedDigest, Sourc
 from .parallel import ClassifierPool, fetch_one
 from .periods import Period, Window
 from .render import Templates, personalize, render_digest, render_shared_digest
+from .sources.http import Sessions
 from .store import STALE_CLAIM, Store
 
 log = logging.getLogger(__name__)
@@ -42,15 +41,9 @@ def make_classifier(config: Config) -> Classifier:
     return Classifier(config.sources.topics, config.sources.praise_topics)
 
 
-def _http_session() -> requests.Session:
-    s = requests.Session()
-    s.headers["User-Agent"] = USER_AGENT
-    return s
-
-
 def ingest(config: Config, store: Store, *, now: datetime, only: str | None = None,
            classifier: Classifier | None = None, lock_wait: float = 600.0,
-           session_factory: Callable[[], requests.Session] = _http_session,
+           sessions: Sessions | None = None,
            workers: int | None = None) -> IngestReport:
     """Fetch every enabled source (or the one named `only`) concurrently, store new mentions.
 
@@ -65,6 +58,19 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
         known = ", ".join(s.name for s in config.sources.sources)
         raise UsageError(f"sources.yaml has no source named {only!r} (sources: {known})")
     classifier = classifier or make_classifier(config)
+    # the environment's proxy and CA settings read once, connections kept open from source to source
+    own_sessions = sessions is None
+    http = sessions or Sessions(USER_AGENT)
+    try:
+        return _ingest(config, store, specs, classifier, http, now=now, lock_wait=lock_wait, workers=workers)
+    finally:
+        if own_sessions:
+            http.close()
+
+
+def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: Classifier, sessions: Sessions, *,
+            now: datetime, lock_wait: float, workers: int | None) -> IngestReport:
+    """`ingest` of `specs`, fetched with `sessions`."""
     with store.lock("ingest", wait=lock_wait) as got:
         if not got:
             raise DigestError(f"another ingest is still running on this store after {lock_wait:.0f} s")
@@ -73,12 +79,12 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
 
         def one(spec: SourceSpec) -> SourceResult:
             return fetch_one(spec, config=config, state=states.get(spec.name, {}), now=now,
-                             session_factory=session_factory)
+                             sessions=sessions)
 
         results: list[SourceResult] = []
         new = 0
         # the worker processes start first, while this process has one thread
-        with ClassifierPool(classifier, workers, fetching=(config, session_factory)) as classifying, \
+        with ClassifierPool(classifier, workers, fetching=(config, sessions)) as classifying, \
                 ThreadPoolExecutor(max_workers=max(1, min(8, len(specs)))) as pool:
             # Results are classified and stored in batches (STORE_BATCH mentions, or every STORE_SECONDS):
             # one pool round and one transaction for many small feeds. A source's state is recorded only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -47,6 +48,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.seen.append((self.path, dict(self.headers.items())))
+        self.server.peers.append(self.client_address)
         route = self.server.routes.get(self.path) or self.server.routes.get(self.path.split("?", 1)[0])
         try:
             if route is None:
@@ -64,6 +66,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a dripping handler must not hold up the end of a test
     routes: dict[str, Route]
     seen: list[tuple[str, dict[str, str]]]
+    peers: list[tuple[str, int]]
 
 
 def send(h: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str = "application/xml",
@@ -81,22 +84,31 @@ def send(h: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str 
 class LocalServer:
     """A ThreadingHTTPServer on 127.0.0.1 with routes set per test; records each request's headers."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
+        self.scheme = "https" if tls else "http"
+        if tls:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.routes = {}
         self._server.seen = []
+        self._server.peers = []
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
 
     @property
     def base(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     @property
     def seen(self) -> list[tuple[str, dict[str, str]]]:
         """(path, headers) of every request received, in order."""
         return self._server.seen
+
+    @property
+    def peers(self) -> list[tuple[str, int]]:
+        """The client (host, port) of every request received, in order: one port per connection."""
+        return self._server.peers
 
     def url(self, path: str) -> str:
         return self.base + path
