@@ -162,6 +162,70 @@ def test_unchanged_file_is_not_modified(session: requests.Session, server: Local
     assert again.status == "not_modified" and again.mentions == ()
 
 
+def _rss(*items: tuple[str, str]) -> str:
+    return ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            + "".join(f"<item><guid>{guid}</guid><title>{title}</title><description>&lt;p&gt;{title} "
+                      "&lt;b&gt;today&lt;/b&gt;&lt;/p&gt;</description></item>" for guid, title in items)
+            + "</channel></rss>")
+
+
+def _fetch_file(tmp_path: Path, session: requests.Session, state: dict[str, str],
+                **brand: Any) -> SourceResult:
+    extra = {"brand": brand} if brand else {}
+    config = make_config(tmp_path, [{"name": "f", "kind": "feed", "url": "f.xml", "channel": "news"}], **extra)
+    return fetch_source(config.sources.sources[0], make_ctx(config, session, state=state))
+
+
+def test_a_changed_feed_gives_only_entries_it_did_not_serve_before(session: requests.Session,
+                                                                   tmp_path: Path) -> None:
+    feed = tmp_path / "f.xml"
+    feed.write_text(_rss(("1", "acme lost my bag"), ("2", "acme is late"), ("3", "weather today")))
+    first = _fetch_file(tmp_path, session, {})
+    assert [m.external_id for m in first.mentions] == ["1", "2"] and first.items_seen == 3
+    assert len(first.state["entries"].split()) == 3  # the filtered-out entry is remembered too
+
+    feed.write_text(_rss(("4", "acme refund at last"), ("1", "acme lost my bag"), ("2", "acme is late"),
+                         ("3", "weather today")))
+    second = _fetch_file(tmp_path, session, first.state)
+    assert second.status == "ok" and second.items_seen == 4
+    assert [(m.external_id, m.text) for m in second.mentions] == [("4", "acme refund at last today")]
+
+    # unchanged: what it remembers is kept for the next change
+    third = _fetch_file(tmp_path, session, second.state)
+    assert third.status == "not_modified" and third.state["entries"] == second.state["entries"]
+
+    # an entry edited in place is read again (the store decides whether it is new)
+    feed.write_text(_rss(("4", "acme refund at last"), ("1", "acme lost my bag, found it"),
+                         ("2", "acme is late"), ("3", "weather today")))
+    fourth = _fetch_file(tmp_path, session, third.state)
+    assert [(m.external_id, m.text) for m in fourth.mentions] == [("1", "acme lost my bag, found it today")]
+
+
+def test_new_brand_keywords_reconsider_entries_filtered_out_before(session: requests.Session,
+                                                                   tmp_path: Path) -> None:
+    feed = tmp_path / "f.xml"
+    feed.write_text(_rss(("1", "acme lost my bag"), ("2", "the weather is awful")))
+    first = _fetch_file(tmp_path, session, {})
+    assert [m.external_id for m in first.mentions] == ["1"]
+    feed.write_text(_rss(("3", "acme again"), ("1", "acme lost my bag"), ("2", "the weather is awful")))
+    second = _fetch_file(tmp_path, session, first.state, name="Acme Air", keywords=["acme", "weather"])
+    assert [m.external_id for m in second.mentions] == ["3", "1", "2"]
+
+
+def test_remembered_entries_of_a_json_feed(session: requests.Session, tmp_path: Path) -> None:
+    def doc(*ids: str) -> str:
+        return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t",
+                           "items": [{"id": i, "content_text": f"acme post {i}"} for i in ids]})
+
+    feed = tmp_path / "f.xml"
+    feed.write_text(doc("a", "b"))
+    first = _fetch_file(tmp_path, session, {})
+    feed.write_text(doc("c", "a", "b"))
+    second = _fetch_file(tmp_path, session, first.state)
+    assert [m.external_id for m in first.mentions] == ["a", "b"]
+    assert [m.external_id for m in second.mentions] == ["c"] and second.items_seen == 3
+
+
 # -- entity bombs and other hostile XML -----------------------------------------------------------------
 
 LAUGHS = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">\n' for i in range(1, 10))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import io
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -35,19 +36,43 @@ _HIGH_BYTES = bytes(range(0x80, 0x100))
 _MAX_REPAIRS = 100_000  # invalid UTF-8 bytes read one by one as Windows-1252; past this, U+FFFD
 _REFERENCE = re.compile(rb"&([^\s&;%#]+);")
 _XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\bencoding=[\"']([A-Za-z0-9._:-]+)[\"']")
+# A feed's state remembers its entries (ENTRIES: a short hash of each), so that when it changes, the entries
+# it served before are not turned into mentions again -- they were stored, or filtered out, last time; and
+# for which settings (ENTRIES_FOR: preset, brand filter, brand keywords): others may let other entries in.
+ENTRIES, ENTRIES_FOR = "entries", "entries_for"
+_MAX_REMEMBERED = 1000  # entries remembered per feed (a longer feed's further entries are read every time)
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedFeed:
+    """A feed's `entries` not among the `known` ones it was read with, and the keys of all its entries."""
+
+    entries: list[Entry]
+    keys: list[str]
 
 
 def fetch(spec: FeedSource, ctx: FetchContext) -> SourceResult:
     """Fetch and parse one feed; raise SourceError (fetch_source turns it into a result) on failure."""
     preset = get_preset(spec.preset)  # an unknown preset fails before any network traffic
     got = fetch_bytes(spec.url, ctx, timeout=spec.timeout, accept=ACCEPT)
+    settings = _settings_key(spec, ctx)
+    remembered = {k: v for k, v in ctx.state.items() if k in (ENTRIES, ENTRIES_FOR)}
     if got.not_modified:
-        return SourceResult(spec.name, spec.channel, "not_modified", state=got.state)
+        return SourceResult(spec.name, spec.channel, "not_modified", state={**remembered, **got.state})
+    known = ctx.state.get(ENTRIES, "").split() if ctx.state.get(ENTRIES_FOR) == settings else []
     body, note = repair_utf8(got.body, got.content_type)
-    entries = parse_feed(body, media_type=got.media_type, content_type=got.content_type, base_url=got.url)
-    mentions = to_mentions(entries, spec, ctx, preset)
-    return SourceResult(spec.name, spec.channel, "ok", tuple(mentions), items_seen=len(entries),
-                        error=note, state=got.state)
+    parsed = read_feed(body, media_type=got.media_type, content_type=got.content_type, base_url=got.url,
+                       known=frozenset(known))
+    mentions = to_mentions(parsed.entries, spec, ctx, preset)
+    state = {**got.state, ENTRIES: " ".join(parsed.keys[:_MAX_REMEMBERED]), ENTRIES_FOR: settings}
+    return SourceResult(spec.name, spec.channel, "ok", tuple(mentions), items_seen=len(parsed.keys),
+                        error=note, state=state)
+
+
+def _settings_key(spec: FeedSource, ctx: FetchContext) -> str:
+    """What decides which of a feed's entries become mentions, as a short hash (see ENTRIES_FOR)."""
+    said = json.dumps([1, spec.preset, spec.brand_filter, ctx.config.sources.brand.model_dump(mode="json")])
+    return hashlib.blake2b(said.encode(), digest_size=8).hexdigest()
 
 
 def repair_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str | None]:
@@ -126,18 +151,31 @@ def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:
 def parse_feed(body: bytes, *, media_type: str = "", content_type: str = "",
                base_url: str = "") -> list[Entry]:
     """Entries of an RSS, Atom, RDF or JSON feed; raise SourceError("not a feed: ...") if there is none."""
+    return read_feed(body, media_type=media_type, content_type=content_type, base_url=base_url).entries
+
+
+def read_feed(body: bytes, *, media_type: str = "", content_type: str = "", base_url: str = "",
+              known: Collection[str] = ()) -> ParsedFeed:
+    """`parse_feed`, leaving out the entries whose key (`entry_key`) is in `known`: turning an entry's HTML
+    into text costs about as much as parsing it, and a feed that changed serves mostly entries seen before."""
     if not body.strip():
         raise SourceError("not a feed: the response is empty")
     if media_type in _JSON_TYPES or body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
-        return parse_json_feed(body)
-    return parse_xml_feed(body, media_type=media_type, content_type=content_type, base_url=base_url)
+        return parse_json_feed(body, known)
+    return parse_xml_feed(body, media_type=media_type, content_type=content_type, base_url=base_url, known=known)
+
+
+def entry_key(*parts: object) -> str:
+    """A short hash of what an entry says (12 hex digits: collisions among one feed's entries are negligible)."""
+    said = "\x1f".join(str(p) for p in parts)
+    return hashlib.blake2b(said.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
 
 
 # -- JSON Feed ----------------------------------------------------------------------------------------
 
 
-def parse_json_feed(body: bytes) -> list[Entry]:
-    """Entries of a JSON Feed (https://jsonfeed.org/version/1.1)."""
+def parse_json_feed(body: bytes, known: Collection[str] = ()) -> ParsedFeed:
+    """Entries of a JSON Feed (https://jsonfeed.org/version/1.1), but those with a key in `known`."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: [[[[... nested too deep
@@ -149,7 +187,15 @@ def parse_json_feed(body: bytes) -> list[Entry]:
         raise SourceError("not a feed: JSON Feed without an items list")
     base = _str(data.get("home_page_url")) or _str(data.get("feed_url"))
     feed_author = _json_author(data)
-    return [_json_entry(item, base, feed_author) for item in items if isinstance(item, dict)]
+    entries: list[Entry] = []
+    keys: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            key = entry_key(base, feed_author, json.dumps(item, sort_keys=True))
+            keys.append(key)
+            if key not in known:
+                entries.append(_json_entry(item, base, feed_author))
+    return ParsedFeed(entries, keys)
 
 
 def _json_entry(item: Mapping[str, Any], base: str, feed_author: str) -> Entry:
@@ -199,9 +245,10 @@ def _plain(value: str) -> str:
 # -- RSS, Atom, RDF ------------------------------------------------------------------------------------
 
 
-def parse_xml_feed(body: bytes, *, media_type: str = "", content_type: str = "",
-                   base_url: str = "") -> list[Entry]:
-    """Entries of an RSS, Atom or RDF feed parsed by feedparser from bytes (it never fetches anything)."""
+def parse_xml_feed(body: bytes, *, media_type: str = "", content_type: str = "", base_url: str = "",
+                   known: Collection[str] = ()) -> ParsedFeed:
+    """Entries of an RSS, Atom or RDF feed parsed by feedparser from bytes (it never fetches anything),
+    but those with a key in `known`."""
     _refuse_entity_bombs(body)
     # no content-location: feedparser would resolve relative *ids* (Reddit's "t3_abc") against it, and
     # the same feed read from a file and over HTTP must give the same ids; _absolute() fixes links instead
@@ -214,7 +261,16 @@ def parse_xml_feed(body: bytes, *, media_type: str = "", content_type: str = "",
     entries = parsed.get("entries") or []
     if not entries and not parsed.get("version"):
         raise SourceError(f"not a feed: {_why_not(body, parsed, media_type)}")
-    return [_xml_entry(e, base_url) for e in entries]
+    out: list[Entry] = []
+    keys: list[str] = []
+    for e in entries:
+        # not its dates: a stored mention keeps the date it was first seen with
+        key = entry_key(base_url, e.get("id"), e.get("link"), e.get("title"), _body_html(e), e.get("author"),
+                        e.get("author_detail"))
+        keys.append(key)
+        if key not in known:
+            out.append(_xml_entry(e, base_url))
+    return ParsedFeed(out, keys)
 
 
 def _refuse_entity_bombs(body: bytes) -> None:
