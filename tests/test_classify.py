@@ -263,3 +263,44 @@ def test_evaluation_script_prints_the_table_and_beats_the_baseline() -> None:
     baseline_recall, our_recall = numbers[1], numbers[4]
     assert our_recall >= baseline_recall + 0.3, row
     assert numbers[3] >= 0.75, row  # our precision stays high while recall rises
+
+
+# -- VADER on long texts ---------------------------------------------------------------------------------
+
+class _Recording:
+    """A VADER analyzer that records the number of words of each text it scores."""
+
+    def __init__(self) -> None:
+        self.words: list[int] = []
+        self._analyzer = classify._vader()
+
+    def polarity_scores(self, text: str) -> dict[str, float]:
+        self.words.append(len(text.split()))
+        return self._analyzer.polarity_scores(text)  # type: ignore[no-any-return]
+
+
+def test_vader_scores_a_short_text_whole_exactly_as_vader_does() -> None:
+    text = "The crew was not great and my bag was lost, but the refund came fast!"
+    recording = _Recording()
+    assert classify.vader_compound(recording, text) == classify._vader().polarity_scores(text)["compound"]  # type: ignore[arg-type]
+    assert recording.words == [len(text.split())]
+
+
+def test_vader_scores_a_long_text_in_bounded_parts_cut_at_sentence_ends() -> None:
+    sentences = ["I was on hold for two hours and nobody called back.", "The agent was rude to me.",
+                 "They charged my card twice and refused a refund!", "Thanks to the manager who fixed it."]
+    text = " ".join(sentences[i % 4] for i in range(400))  # about 3,300 words: quadratic whole
+    recording = _Recording()
+    score = classify.vader_compound(recording, text)  # type: ignore[arg-type]
+    assert max(recording.words) <= classify._VADER_WORDS and sum(recording.words) == len(text.split())
+    parts = list(classify._vader_parts(text))
+    assert all(p.endswith((".", "!")) for p in parts)  # no sentence cut in two
+    assert score == pytest.approx(classify._vader().polarity_scores(text)["compound"], abs=0.05)
+    assert score < -0.9
+
+
+def test_a_long_text_without_sentence_ends_is_still_cut() -> None:
+    text = " ".join(["terrible"] * 1000)
+    parts = list(classify._vader_parts(text))
+    assert [len(p.split()) for p in parts] == [150] * 6 + [100]
+    assert classify.vader_compound(classify._vader(), text) < -0.99
