@@ -115,6 +115,7 @@ class ClassifierPool:
         self._pool: ProcessPoolExecutor | None = None
         self._method = ""
         self._tried = self.workers < 2
+        self._prepared: dict[str, Classification] = {}  # by `prepare`, for `submit`
 
     def __enter__(self) -> ClassifierPool:
         if not self._tried and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
@@ -149,8 +150,9 @@ class ClassifierPool:
         return self._pool is not None and self.fetching is not None and self._method == "fork"
 
     def fetch_all(self, specs: Sequence[SourceSpec], states: Mapping[str, Mapping[str, str]],
-                  now: datetime) -> Iterator[tuple[int, SourceResult]]:
-        """(index in `specs`, result) of every source, fetched and parsed in the workers, as they finish.
+                  now: datetime) -> Iterator[list[tuple[int, SourceResult]]]:
+        """(index in `specs`, result) of every source, fetched and parsed in the workers, a group of sources
+        at a time as the groups finish.
 
         Sources go out in groups, each fetched by a worker's threads; a worker that dies (killed, out of
         memory) has its groups fetched here instead.
@@ -171,7 +173,13 @@ class ClassifierPool:
                 config, sessions = self.fetching
                 found = [fetch_one(specs[i], config=config, state=states.get(specs[i].name, {}), now=now,
                                    sessions=sessions) for i in group]
-            yield from zip(group, found, strict=True)
+            yield list(zip(group, found, strict=True))
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Classify `texts` in this process now, while the workers are busy (fetching): `submit` will
+        find them done. For a few texts: this process is also the one that stores."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._prepared]
+        self._prepared.update(zip(todo, classify_for_store(self.classifier, todo), strict=True))
 
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Classifications of `texts`, in order; repeated texts are scored once."""
@@ -182,7 +190,8 @@ class ClassifierPool:
 
         The caller can store one batch while the workers classify the next.
         """
-        unique = list(dict.fromkeys(texts))
+        prepared = {t: self._prepared.pop(t) for t in dict.fromkeys(texts) if t in self._prepared}
+        unique = [t for t in dict.fromkeys(texts) if t not in prepared]
         if len(unique) >= POOL_MIN and not self._tried:
             self._tried = True
             self._pool = self._start("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
@@ -190,7 +199,7 @@ class ClassifierPool:
         pool = self._pool
         if pool is None or len(unique) < POOL_MIN:
             found = classify_for_store(self.classifier, unique)
-            return lambda: self._in_order(texts, unique, found)
+            return lambda: self._in_order(texts, unique, found, prepared)
         size = min(CHUNK, math.ceil(len(unique) / self.workers))
         futures = [pool.submit(_classify, unique[i:i + size]) for i in range(0, len(unique), size)]
 
@@ -202,11 +211,12 @@ class ClassifierPool:
                 pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
                 found = classify_for_store(self.classifier, unique)
-            return self._in_order(texts, unique, found)
+            return self._in_order(texts, unique, found, prepared)
 
         return gather
 
     @staticmethod
-    def _in_order(texts: Sequence[str], unique: list[str], found: list[Classification]) -> list[Classification]:
-        by_text = dict(zip(unique, found, strict=True))
+    def _in_order(texts: Sequence[str], unique: list[str], found: list[Classification],
+                  prepared: Mapping[str, Classification]) -> list[Classification]:
+        by_text = {**prepared, **dict(zip(unique, found, strict=True))}
         return [by_text[t] for t in texts]

@@ -8,6 +8,7 @@ from pathlib import Path
 from digest import pipeline
 from digest.classify import Classifier
 from digest.config import load_config
+from digest.models import Classification
 from digest.parallel import POOL_MIN, ClassifierPool, classify_for_store
 from digest.store import Store
 
@@ -25,6 +26,24 @@ def test_pool_classifies_like_one_process() -> None:
     assert got == classify_for_store(classifier, TEXTS + TEXTS[:5])
     # positive mentions carry the praise topics they name: the digest counts praise from these tags
     assert got[1].sentiment == "positive" and got[1].topics == ("Crew",)
+
+
+def test_texts_prepared_here_are_not_classified_again() -> None:
+    classifier = Classifier({"Baggage": ["bag"]}, {"Crew": ["crew"]})
+    calls: list[str] = []
+
+    class Counting(Classifier):
+        def classify(self, text: str) -> Classification:
+            calls.append(text)
+            return super().classify(text)
+
+    counting = Counting({"Baggage": ["bag"]}, {"Crew": ["crew"]})
+    with ClassifierPool(counting, workers=1) as pool:
+        pool.prepare(TEXTS[:3])
+        assert calls == TEXTS[:3]
+        got = pool.classify(TEXTS[1:5] + TEXTS[:1])
+    assert calls == TEXTS[:3] + TEXTS[3:5]  # only the two not prepared
+    assert got == classify_for_store(classifier, TEXTS[1:5] + TEXTS[:1])
 
 
 def stored(url: str) -> set[tuple[object, ...]]:
