@@ -60,6 +60,10 @@ class SourceResult:
     error: str | None = None
     items_seen: int = 0  # entries in the feed/export before brand filtering
     state: dict[str, str] = dataclasses.field(default_factory=dict)  # ETag, Last-Modified, files seen
+    # its mentions are entries the source did not serve before (it remembers what it served): new, but
+    # for a post that came by another source too
+    unseen: bool = False
+    classified: tuple[Classification, ...] | None = None  # of `mentions`, when the fetching worker did it
 
 
 @dataclasses.dataclass(frozen=True)

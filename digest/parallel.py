@@ -17,18 +17,18 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from datetime import datetime
 from types import TracebackType
 
 from .classify import Classifier
 from .config import Config, SourceSpec
-from .models import Classification, SourceResult
+from .models import Classification, Mention, SourceResult
 from .sources import FetchContext, fetch_source
 from .sources.http import Sessions
 
-__all__ = ["POOL_MIN", "ClassifierPool", "classify_for_store", "fetch_one"]
+__all__ = ["POOL_MIN", "ClassifierPool", "classified_text", "classify_for_store", "fetch_one"]
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,25 @@ def fetch_one(spec: SourceSpec, *, config: Config, state: Mapping[str, str], now
         return fetch_source(spec, ctx)
 
 
-def _fetch_group(specs: list[SourceSpec], states: list[dict[str, str]], now: datetime) -> list[SourceResult]:
-    assert _fetching is not None
+def _fetch_group(specs: list[SourceSpec], states: list[dict[str, str]], first: list[bool],
+                 now: datetime) -> list[SourceResult]:
+    """Fetch and parse a group of sources; classify the mentions that are new but for cross-source copies
+    (see `fetch_all`), so that the storing process needs no other round trip for them."""
+    assert _fetching is not None and _classifier is not None
     config, sessions = _fetching
     with ThreadPoolExecutor(max_workers=max(1, min(FETCH_THREADS, len(specs)))) as pool:
-        return list(pool.map(lambda spec, state: fetch_one(spec, config=config, state=state, now=now,
-                                                           sessions=sessions), specs, states))
+        results = list(pool.map(lambda spec, state: fetch_one(spec, config=config, state=state, now=now,
+                                                              sessions=sessions), specs, states))
+    new = [i for i, r in enumerate(results) if r.status == "ok" and r.mentions and (r.unseen or first[i])]
+    found = iter(classify_for_store(_classifier, [classified_text(m) for i in new for m in results[i].mentions]))
+    for i in new:
+        results[i] = dataclasses.replace(results[i], classified=tuple(next(found) for _ in results[i].mentions))
+    return results
+
+
+def classified_text(m: Mention) -> str:
+    """What of a mention is classified: its text, and its title unless the text holds it already."""
+    return f"{m.title}\n{m.text}" if m.title and m.title not in m.text else m.text
 
 
 def classify_for_store(classifier: Classifier, texts: Sequence[str]) -> list[Classification]:
@@ -115,7 +128,6 @@ class ClassifierPool:
         self._pool: ProcessPoolExecutor | None = None
         self._method = ""
         self._tried = self.workers < 2
-        self._prepared: dict[str, Classification] = {}  # by `prepare`, for `submit`
 
     def __enter__(self) -> ClassifierPool:
         if not self._tried and "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
@@ -150,18 +162,21 @@ class ClassifierPool:
         return self._pool is not None and self.fetching is not None and self._method == "fork"
 
     def fetch_all(self, specs: Sequence[SourceSpec], states: Mapping[str, Mapping[str, str]],
-                  now: datetime) -> Iterator[list[tuple[int, SourceResult]]]:
+                  now: datetime, first: Container[str] = ()) -> Iterator[list[tuple[int, SourceResult]]]:
         """(index in `specs`, result) of every source, fetched and parsed in the workers, a group of sources
         at a time as the groups finish.
 
         Sources go out in groups, each fetched by a worker's threads; a worker that dies (killed, out of
-        memory) has its groups fetched here instead.
+        memory) has its groups fetched here instead. The workers also classify the mentions that are most
+        likely new: those of sources fetched for the `first` time (by name), and those a source did not
+        serve before (SourceResult.unseen); the others are left to the caller, who knows what is stored.
         """
         assert self._pool is not None and self.fetches
         n = min(len(specs), self.workers * GROUPS_PER_WORKER)
         groups = [list(range(i, len(specs), n)) for i in range(n)]
         futures = {self._pool.submit(_fetch_group, [specs[i] for i in group],
-                                     [dict(states.get(specs[i].name, {})) for i in group], now): group
+                                     [dict(states.get(specs[i].name, {})) for i in group],
+                                     [specs[i].name in first for i in group], now): group
                    for group in groups}
         for future in as_completed(futures):
             group = futures[future]
@@ -175,12 +190,6 @@ class ClassifierPool:
                                    sessions=sessions) for i in group]
             yield list(zip(group, found, strict=True))
 
-    def prepare(self, texts: Sequence[str]) -> None:
-        """Classify `texts` in this process now, while the workers are busy (fetching): `submit` will
-        find them done. For a few texts: this process is also the one that stores."""
-        todo = [t for t in dict.fromkeys(texts) if t not in self._prepared]
-        self._prepared.update(zip(todo, classify_for_store(self.classifier, todo), strict=True))
-
     def classify(self, texts: Sequence[str]) -> list[Classification]:
         """Classifications of `texts`, in order; repeated texts are scored once."""
         return self.submit(texts)()
@@ -190,8 +199,7 @@ class ClassifierPool:
 
         The caller can store one batch while the workers classify the next.
         """
-        prepared = {t: self._prepared.pop(t) for t in dict.fromkeys(texts) if t in self._prepared}
-        unique = [t for t in dict.fromkeys(texts) if t not in prepared]
+        unique = list(dict.fromkeys(texts))
         if len(unique) >= POOL_MIN and not self._tried:
             self._tried = True
             self._pool = self._start("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
@@ -199,7 +207,7 @@ class ClassifierPool:
         pool = self._pool
         if pool is None or len(unique) < POOL_MIN:
             found = classify_for_store(self.classifier, unique)
-            return lambda: self._in_order(texts, unique, found, prepared)
+            return lambda: self._in_order(texts, unique, found)
         size = min(CHUNK, math.ceil(len(unique) / self.workers))
         futures = [pool.submit(_classify, unique[i:i + size]) for i in range(0, len(unique), size)]
 
@@ -211,12 +219,11 @@ class ClassifierPool:
                 pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
                 found = classify_for_store(self.classifier, unique)
-            return self._in_order(texts, unique, found, prepared)
+            return self._in_order(texts, unique, found)
 
         return gather
 
     @staticmethod
-    def _in_order(texts: Sequence[str], unique: list[str], found: list[Classification],
-                  prepared: Mapping[str, Classification]) -> list[Classification]:
-        by_text = {**prepared, **dict(zip(unique, found, strict=True))}
+    def _in_order(texts: Sequence[str], unique: list[str], found: list[Classification]) -> list[Classification]:
+        by_text = dict(zip(unique, found, strict=True))
         return [by_text[t] for t in texts]

@@ -17,7 +17,7 @@ from .config import Config, Recipient, SourceSpec
 from .errors import DeliveryError, DigestError, UsageError
 from .mailer import Mailer, build_message
 from .models import Classification, IngestReport, Mention, RenderedDigest, SourceHealth, SourceResult
-from .parallel import POOL_MIN, ClassifierPool, fetch_one
+from .parallel import ClassifierPool, classified_text, fetch_one
 from .periods import Period, Window
 from .render import Templates, personalize, render_digest, render_shared_digest
 from .sources.http import Sessions
@@ -89,66 +89,60 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
             # Results are classified and stored in batches (STORE_BATCH mentions, or every STORE_SECONDS):
             # one pool round and one transaction for many small feeds. A source's state is recorded only
             # after its mentions are stored, so a crash loses nothing: the next run fetches it again.
-            # The workers classify one batch while this process stores the one before (in order).
-            waiting: list[tuple[Mention, bool]] = []
-            arrived = 0  # mentions in `waiting` when the group before arrived
+            # The workers classify one batch while this process stores the one before (in order); mentions
+            # the fetching workers classified already (the new ones of feeds: parallel.fetch_all) go as they are.
+            waiting: list[tuple[Mention, bool, Classification | None]] = []  # (mention, by_text, classified)
             done: list[SourceResult] = []
             since = time.monotonic()
-            classifying_batches: list[tuple[list[tuple[Mention, bool]], Callable[[], list[Classification]],
-                                            list[SourceResult]]] = []
+            classifying_batches: list[tuple[list[tuple[Mention, bool, Classification | None]],
+                                            Callable[[], list[Classification]], list[SourceResult]]] = []
 
             def store_classified() -> None:
                 nonlocal new
                 fresh, scores, finished = classifying_batches.pop(0)
                 if fresh:
-                    new += store.add_mentions([(m, c) for (m, _), c in zip(fresh, scores(), strict=True)],
-                                              fetched=now, by_text=[by_text for _, by_text in fresh])
+                    new += store.add_mentions([(m, c) for (m, _, _), c in zip(fresh, scores(), strict=True)],
+                                              fetched=now, by_text=[by_text for _, by_text, _ in fresh])
                 store.record_sources(finished, at=now)
 
             def store_batch() -> None:
-                nonlocal since, arrived
+                nonlocal since
                 # entries stored before (a changed feed serves mostly those) are not classified again
-                fresh = [item for item, seen in zip(waiting, store.seen(waiting), strict=True) if not seen]
-                scores = classifying.submit([classified_text(m) for m, _ in fresh])
+                seen = store.seen([(m, by_text) for m, by_text, _ in waiting])
+                fresh = [item for item, known in zip(waiting, seen, strict=True) if not known]
+                todo = classifying.submit([classified_text(m) for m, _, c in fresh if c is None])
+
+                def scores() -> list[Classification]:
+                    found = iter(todo())
+                    return [c if c is not None else next(found) for _, _, c in fresh]
+
                 classifying_batches.append((fresh, scores, list(done)))
                 waiting.clear()
                 done.clear()
-                arrived = 0
                 since = time.monotonic()
                 while len(classifying_batches) > 1:
                     store_classified()
 
             # the workers fetch and parse too when there are any (parsing is CPU bound); else these threads do
-            arriving = classifying.fetch_all(specs, states, now) if classifying.fetches else \
-                ([found] for found in enumerate(pool.map(one, specs)))
+            arriving = classifying.fetch_all(specs, states, now, first=store.never_fetched(s.name for s in specs)) \
+                if classifying.fetches else ([found] for found in enumerate(pool.map(one, specs)))
             by_index: dict[int, SourceResult] = {}
             for group in arriving:
                 for i, result in group:
                     if result.status == "ok":
-                        waiting.extend((m, specs[i].kind == "feed") for m in result.mentions)
+                        scored = result.classified or (None,) * len(result.mentions)
+                        waiting.extend((m, specs[i].kind == "feed", c)
+                                       for m, c in zip(result.mentions, scored, strict=True))
                     done.append(result)
                     by_index[i] = result
                     log.info("%s: %s%s", result.name, result.status, f" ({result.error})" if result.error else "")
                 if len(waiting) >= STORE_BATCH or time.monotonic() - since >= STORE_SECONDS:
                     store_batch()
-                elif classifying.fetches and waiting[arrived:]:
-                    # While the workers fetch, a few new mentions (a steady-state ingest's) are classified
-                    # here as they come rather than all at the end, when the workers are done.
-                    came = waiting[arrived:]
-                    fresh = [m for (m, _), seen in zip(came, store.seen(came), strict=True) if not seen]
-                    if len(fresh) < POOL_MIN:
-                        classifying.prepare([classified_text(m) for m in fresh])
-                arrived = len(waiting)
             store_batch()
             while classifying_batches:
                 store_classified()
             results = [by_index[i] for i in range(len(specs))]
     return IngestReport(tuple(results), new)
-
-
-def classified_text(m: Mention) -> str:
-    """What of a mention is classified: its text, and its title unless the text holds it already."""
-    return f"{m.title}\n{m.text}" if m.title and m.title not in m.text else m.text
 
 
 # -- digests -----------------------------------------------------------------------------------------

@@ -624,6 +624,12 @@ class Store:
             rows = conn.execute(sa.select(sources.c.name, sources.c.state)).all()
         return {name: dict(json.loads(raw)) if raw else {} for name, raw in rows}
 
+    def never_fetched(self, names: Iterable[str]) -> frozenset[str]:
+        """Those of `names` never fetched successfully: what they give is new, but for cross-source copies."""
+        with self.engine.connect() as conn:
+            fetched = set(conn.execute(sa.select(sources.c.name).where(sources.c.last_success.is_not(None))).scalars())
+        return frozenset(n for n in names if n not in fetched)
+
     def record_source(self, result: SourceResult, *, at: datetime) -> None:
         """Update the source's health (and fetch state on success) after one attempt."""
         self.record_sources([result], at=at)

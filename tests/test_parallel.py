@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest import pipeline
+import pytest
+
+from digest import parallel, pipeline
 from digest.classify import Classifier
 from digest.config import load_config
-from digest.models import Classification
 from digest.parallel import POOL_MIN, ClassifierPool, classify_for_store
+from digest.sources.http import Sessions
 from digest.store import Store
+from tests.helpers_http import NOW, make_config
 
 TEXTS = [f"{t} (#{i})" for i, t in enumerate([
     "Lost my bag again, third time this year", "The crew was wonderful, thank you!",
@@ -28,22 +31,33 @@ def test_pool_classifies_like_one_process() -> None:
     assert got[1].sentiment == "positive" and got[1].topics == ("Crew",)
 
 
-def test_texts_prepared_here_are_not_classified_again() -> None:
+def _rss(*titles: str) -> str:
+    return ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            + "".join(f"<item><guid>{t}</guid><title>{t}</title></item>" for t in titles) + "</channel></rss>")
+
+
+def test_fetching_workers_classify_only_what_is_likely_new(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     classifier = Classifier({"Baggage": ["bag"]}, {"Crew": ["crew"]})
-    calls: list[str] = []
-
-    class Counting(Classifier):
-        def classify(self, text: str) -> Classification:
-            calls.append(text)
-            return super().classify(text)
-
-    counting = Counting({"Baggage": ["bag"]}, {"Crew": ["crew"]})
-    with ClassifierPool(counting, workers=1) as pool:
-        pool.prepare(TEXTS[:3])
-        assert calls == TEXTS[:3]
-        got = pool.classify(TEXTS[1:5] + TEXTS[:1])
-    assert calls == TEXTS[:3] + TEXTS[3:5]  # only the two not prepared
-    assert got == classify_for_store(classifier, TEXTS[1:5] + TEXTS[:1])
+    (tmp_path / "a.xml").write_text(_rss(*TEXTS[:3]))
+    (tmp_path / "b.xml").write_text(_rss(*TEXTS[3:6]))
+    config = make_config(tmp_path, [{"name": n, "kind": "feed", "url": f"{n}.xml", "channel": "news",
+                                     "brand_filter": False} for n in ("a", "b")])
+    specs = config.sources.sources
+    sessions = Sessions("test")
+    try:
+        monkeypatch.setattr(parallel, "_classifier", classifier)
+        monkeypatch.setattr(parallel, "_fetching", (config, sessions))
+        # a source fetched for the first time: all new; one fetched before without a memory: left to the caller
+        a, b = parallel._fetch_group(specs, [{}, {}], [True, False], NOW)
+        assert a.classified == tuple(classify_for_store(classifier, TEXTS[:3]))
+        assert b.classified is None and len(b.mentions) == 3
+        # a feed that remembers what it served gives only new entries: the worker classifies them
+        (tmp_path / "b.xml").write_text(_rss(TEXTS[6], *TEXTS[3:6]))
+        (b2,) = parallel._fetch_group(specs[1:], [b.state], [False], NOW)
+    finally:
+        sessions.close()
+    assert b2.unseen and [m.title for m in b2.mentions] == [TEXTS[6]]
+    assert b2.classified == tuple(classify_for_store(classifier, TEXTS[6:7]))
 
 
 def stored(url: str) -> set[tuple[object, ...]]:

@@ -66,7 +66,7 @@ def fetch(spec: FeedSource, ctx: FetchContext) -> SourceResult:
     mentions = to_mentions(parsed.entries, spec, ctx, preset)
     state = {**got.state, ENTRIES: " ".join(parsed.keys[:_MAX_REMEMBERED]), ENTRIES_FOR: settings}
     return SourceResult(spec.name, spec.channel, "ok", tuple(mentions), items_seen=len(parsed.keys),
-                        error=note, state=state)
+                        error=note, state=state, unseen=bool(known))
 
 
 def _settings_key(spec: FeedSource, ctx: FetchContext) -> str:
