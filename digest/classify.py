@@ -118,11 +118,34 @@ _UNSTEMMED: Final = frozenset(
 )
 
 
+# words the suffix rules below would merge with an unrelated word, and what they stem to instead:
+# "canned" is not "can", "quite" not "quit", "plane" not "plan", "care" not "car", "Los" Angeles
+# is no "loss", "kids" are no "kidding", "issued" (a refund) is no "issue", "goods" are not "good"
+_IRREGULAR: Final = {
+    **dict.fromkeys(("canned",), "canned"),
+    **dict.fromkeys(("quite",), "quite"),
+    **dict.fromkeys(("plane", "planes"), "plane"),
+    **dict.fromkeys(("care", "cares", "cared", "caring"), "care"),
+    **dict.fromkeys(("wine", "wines"), "wine"),
+    **dict.fromkeys(("hat", "hats"), "hat"),
+    **dict.fromkeys(("los", "las"), "los_"),
+    **dict.fromkeys(("lose", "loses", "losing"), "lose"),
+    **dict.fromkeys(("loss", "losses"), "loss"),
+    **dict.fromkeys(("kidding",), "kidding"),
+    **dict.fromkeys(("issued",), "issued"),
+    **dict.fromkeys(("goods",), "goods"),
+    **dict.fromkeys(("miss", "misses"), "miss"),
+}
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light English stem, equal for a word's plural and verb forms ("refunds", "refunded")."""
     if word in _UNSTEMMED:
         return word
+    irregular = _IRREGULAR.get(word)
+    if irregular is not None:
+        return irregular
     w = word
     for suffix in ("ation", "ing", "ed"):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
@@ -512,6 +535,8 @@ _VADER_WEIGHT: Final = 1.5
 _TEXTBLOB_WEIGHT: Final = 1.0
 _MOCKED_AT: Final = _NEGATIVE_AT  # a reported problem this clear makes "great" sarcastic
 _SINCERE_AT: Final = 1.5  # this much praise that is rarely sarcastic keeps "great" sincere
+# praise far louder than the problem beside it is sincere ("great flight, great job... #seriously")
+_SARCASM_RATIO: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,7 +563,8 @@ def _decide(ev: _Evidence, compound: float, polarity: float) -> _Decision:
         # thanks for a fix: the problem it fixed is the story, not the verdict
         neg = max(0.0, neg - ev.resolved)
         pos = ev.praise + ev.mocking + lexical_pos
-    elif ev.complaint >= _MOCKED_AT and ev.mocking > 0 and ev.praise < _SINCERE_AT:
+    elif (ev.complaint >= _MOCKED_AT and 0 < ev.mocking < _SARCASM_RATIO * ev.complaint
+          and ev.praise < _SINCERE_AT):
         # "great, another delay": sarcasm-prone praise next to a problem, and no praise that is
         # rarely sarcastic ("kudos", "helpful"), counts against
         neg += ev.mocking

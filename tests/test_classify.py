@@ -146,6 +146,37 @@ def test_sarcasm_next_to_a_problem_is_negative(clf: Classifier, text: str) -> No
     assert (result.sentiment, result.complaint) == ("negative", True), result
 
 
+@pytest.mark.parametrize(("word", "other"), [
+    ("can", "canned"), ("quit", "quite"), ("plan", "plane"), ("car", "care"), ("win", "wine"),
+    ("loss", "Los"), ("kids", "kidding"), ("issue", "issued"), ("good", "goods"), ("miss", "missed"),
+])
+def test_the_stemmer_keeps_unrelated_words_apart(word: str, other: str) -> None:
+    assert classify.words(word) != classify.words(other)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("refund", "refunds refunded refunding"), ("cancel", "cancelled cancels canceled"),
+    ("charge", "charged charges charging"), ("care", "cares cared caring"), ("lose", "losing loses"),
+])
+def test_the_stemmer_still_meets_a_words_forms(a: str, b: str) -> None:
+    assert set(classify.words(b)) == set(classify.words(a))
+
+
+@pytest.mark.parametrize("text", [
+    "Took the kids to Los Angeles on your plane, quite the trip.",
+    "We can see Los Angeles from the plane.",
+    "Quite a view from the plane over Los Angeles",
+    "Our kids can watch cartoons on the plane",
+])
+def test_ordinary_words_near_a_cue_are_not_complaints(clf: Classifier, text: str) -> None:
+    assert not clf.classify(text).complaint, text
+
+
+def test_sincere_praise_far_louder_than_a_quip_stays_positive(clf: Classifier) -> None:
+    text = "Thanks for a great flight! The crew did a great job in the snow. Seriously, amazing."
+    assert clf.classify(text).sentiment == "positive"
+
+
 def test_thanks_for_a_fix_stays_positive(clf: Classifier) -> None:
     # a problem is mentioned, but the thanks for solving it is the verdict
     assert clf.classify("Thanks for the quick help, my lost bag was found!").sentiment == "positive"
