@@ -135,6 +135,8 @@ _IRREGULAR: Final = {
     **dict.fromkeys(("issued",), "issued"),
     **dict.fromkeys(("goods",), "goods"),
     **dict.fromkeys(("miss", "misses"), "miss"),
+    **dict.fromkeys(("note", "notes", "noted"), "note"),  # a "not ..." cue must not match
+    **dict.fromkeys(("mine",), "mine"),  # "<num> min"
 }
 
 
