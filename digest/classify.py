@@ -626,7 +626,12 @@ class Classifier:
         self._topics = _TopicMatcher(topics)
         self._praise = _TopicMatcher(praise_topics)
         self._vader = _vader()
-        _lexicon()  # load (and check) the lexicons now, not on the first mention
+        # Load (and check) every lexicon now, not on the first mention: TextBlob's loads lazily, and a
+        # worker process forked from this one would otherwise read it again on each ingest.
+        _lexicon()
+        _known_words()
+        _vocabulary()
+        len(_pattern_sentiment)
 
     def classify(self, text: str) -> Classification:
         """Classify one text; TextBlob's polarity is reported unchanged."""
