@@ -119,9 +119,12 @@ class _Session(requests.Session):
         self._sessions = sessions
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        text = url if isinstance(url, str) else url.decode()
         if kwargs.get("proxies") is None:
-            kwargs["proxies"] = self._sessions.proxies_for(url if isinstance(url, str) else url.decode())
-        if kwargs.get("verify") in (None, True) and self._sessions.ca_bundle:
+            kwargs["proxies"] = self._sessions.proxies_for(text)
+        # only https needs the CA bundle (requests looks the path up on disk on every request it is given)
+        if (kwargs.get("verify") in (None, True) and self._sessions.ca_bundle
+                and text[:6].lower() == "https:"):
             kwargs["verify"] = self._sessions.ca_bundle
         return super().request(method, url, *args, **kwargs)
 
