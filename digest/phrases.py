@@ -197,6 +197,7 @@ class _Group:
     docs: set[int]
     score: float
     label: Key = field(default=())
+    words: set[str] = field(default_factory=set)  # of all members: a phrase sharing none is no variant
 
 
 def _contains(long: Key, short: Key) -> bool:
@@ -228,22 +229,24 @@ def _merge(pool: list[tuple[float, Key]], postings: dict[Key, set[int]]) -> list
     groups: list[_Group] = []
     for score, key in pool:
         docs = postings[key]
+        n = len(docs)
         home: _Group | None = None
         for g in groups:
-            if _belongs(key, docs, g, postings):
+            if not g.words.isdisjoint(key) and _belongs(key, docs, g, postings):
                 home = g
                 break
-            small, big = sorted((len(docs), len(g.docs)))
-            if small >= _SAME_TEXTS * big:  # else the overlap cannot reach _SAME_TEXTS
+            m = len(g.docs)
+            if (n if n < m else m) >= _SAME_TEXTS * (m if n < m else n):  # else the overlap cannot reach it
                 common = len(docs & g.docs)
                 if common >= _SAME_TEXTS * (len(docs) + len(g.docs) - common):
                     home = g
                     break
         if home is None:
-            groups.append(_Group([key], set(docs), score))
+            groups.append(_Group([key], set(docs), score, words=set(key)))
         else:
             home.members.append(key)
             home.docs |= docs
+            home.words.update(key)
     for g in groups:
         g.label = _label(g, postings)
         g.score = len(g.docs) * _LENGTH_WEIGHT[len(g.label)]
