@@ -326,7 +326,7 @@ def serve(c: Context) -> None:
     config = c.config()
     store = c.store()
     try:
-        run_scheduler(config, store, c.mailer(), templates=c.templates())
+        run_scheduler(config, store, c.mailer(), templates=c.templates(), reload=c.config)
     finally:
         store.close()
 

@@ -86,22 +86,57 @@ def build_scheduler(config: Config, store: Store, mailer: Mailer, *, templates: 
     return sched
 
 
-def serve(config: Config, store: Store, mailer: Mailer, *, templates: Templates) -> None:
-    """Run until SIGTERM or SIGINT, then finish the running job and stop."""
+def serve(config: Config, store: Store, mailer: Mailer, *, templates: Templates,
+          reload: Callable[[], Config] | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then finish the running job and stop.
+
+    SIGHUP reads the configuration again (`reload`): if it is valid, the running jobs finish and the
+    scheduler restarts with it (an ingest and a catch-up of due digests run at once, as at start); if it
+    is not, each problem is logged and the service carries on with the configuration it has.
+    """
     sched = build_scheduler(config, store, mailer, templates=templates)
     stop = threading.Event()
+    wake = threading.Event()
+    reload_asked = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the running jobs", signum)
         stop.set()
+        wake.set()
 
-    previous: dict[int, Any] = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        reload_asked.set()
+        wake.set()
+
+    signals: dict[int, Callable[[int, FrameType | None], None]] = {
+        signal.SIGTERM: on_signal, signal.SIGINT: on_signal}
+    if reload is not None and hasattr(signal, "SIGHUP"):
+        signals[signal.SIGHUP] = on_hangup
+    previous: dict[int, Any] = {s: signal.signal(s, h) for s, h in signals.items()}
     sched.start()
     log.info("digest serve: ingest every %d min; %d jobs", config.sources.ingest_every_minutes,
              len(sched.get_jobs()))
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.is_set():
+            wake.wait(1.0)
+            wake.clear()
+            if reload_asked.is_set() and not stop.is_set() and reload is not None:
+                reload_asked.clear()
+                try:
+                    fresh = reload()
+                except DigestError as exc:
+                    problems = getattr(exc, "problems", None) or [str(exc)]
+                    for line in problems:
+                        log.error("reload: %s", line)
+                    log.error("reload: configuration not changed; still running the one read before")
+                    continue
+                log.info("reload: configuration read; restarting the scheduler after the running jobs")
+                sched.shutdown(wait=True)
+                config = fresh
+                sched = build_scheduler(config, store, mailer, templates=templates)
+                sched.start()
+                log.info("digest serve: ingest every %d min; %d jobs", config.sources.ingest_every_minutes,
+                         len(sched.get_jobs()))
     finally:
         sched.shutdown(wait=True)
         for s, h in previous.items():

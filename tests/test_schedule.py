@@ -3,6 +3,7 @@ exactly once; and a real process that stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -230,6 +231,29 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> 
 
 
 @pytest.mark.slow
+
+@contextlib.contextmanager
+def _serve(config_dir: Path, outbox: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`digest -v serve` in a process of its own, its stderr lines collected as they come; killed if still
+    running when the block ends (the block stops it with SIGTERM)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["DIGEST_OUTBOX"] = str(outbox)
+    proc = subprocess.Popen([sys.executable, "-m", "digest", "-v", "--config", str(config_dir), "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        yield proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
 def test_serve_sends_at_start_and_stops_on_sigterm(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     write_config(tmp_path, ingest_every_minutes=1)
@@ -241,14 +265,7 @@ def test_serve_sends_at_start_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         store.close()
     outbox = tmp_path / "outbox"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env["DIGEST_OUTBOX"] = str(outbox)
-    proc = subprocess.Popen([sys.executable, "-m", "digest", "-v", "--config", str(tmp_path), "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
-    reader.start()
-    try:
+    with _serve(tmp_path, outbox) as (proc, lines):
         digests = sum(len(r["digests"]) for r in RECIPIENTS)
         _wait_for(lambda: len(list(outbox.glob("*.eml"))) >= digests or proc.poll() is not None,
                   "the catch-up digests in the outbox", timeout=90)
@@ -259,13 +276,6 @@ def test_serve_sends_at_start_and_stops_on_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
         stopped_in = time.monotonic() - t0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(5)
-        if proc.stderr is not None:
-            proc.stderr.close()
     log = "".join(lines)
     assert proc.returncode == 0, log
     assert stopped_in < 10
@@ -276,3 +286,33 @@ def test_serve_sends_at_start_and_stops_on_sigterm(tmp_path: Path) -> None:
     to = [message_from_bytes(p.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec
           for p in outbox.glob("*.eml")]
     assert Counter(to) == {r["email"]: len(r["digests"]) for r in RECIPIENTS}
+
+
+def test_sighup_rereads_the_configuration_and_a_broken_one_is_refused(tmp_path: Path) -> None:
+    write_config(tmp_path, ingest_every_minutes=7)
+    write_exports(tmp_path, datetime.now(UTC) - timedelta(hours=1))
+    with _serve(tmp_path, tmp_path / "outbox") as (proc, lines):
+
+        def seen(text: str) -> bool:
+            return any(text in ln for ln in list(lines)) or proc.poll() is not None
+
+        _wait_for(lambda: seen("3 sources: 3 ok"), "the first ingest", timeout=60)
+        # an ops edit with a typo: refused, named by file and line, and the service keeps its configuration
+        good = (tmp_path / "sources.yaml").read_text()
+        (tmp_path / "sources.yaml").write_text(good.replace("ingest_every_minutes: 7", "ingest_evry_minutes: 5"))
+        proc.send_signal(signal.SIGHUP)
+        _wait_for(lambda: seen("reload: configuration not changed"), "the refused reload", timeout=30)
+        assert proc.poll() is None, "".join(lines)
+        # the fixed edit takes effect
+        (tmp_path / "sources.yaml").write_text(good.replace("ingest_every_minutes: 7", "ingest_every_minutes: 5"))
+        proc.send_signal(signal.SIGHUP)
+        _wait_for(lambda: seen("digest serve: ingest every 5 min"), "the reload", timeout=60)
+        assert proc.poll() is None, "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    log = "".join(lines)
+    assert proc.returncode == 0, log
+    assert "digest serve: ingest every 7 min" in log
+    refused = [ln for ln in lines if "reload: sources.yaml:" in ln]
+    assert refused and "ingest_evry_minutes" in refused[0], log
+    assert "Traceback" not in log
