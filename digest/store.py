@@ -158,6 +158,17 @@ mention_rollups = sa.Table(
     sa.Column("influential", sa.Integer, nullable=False),  # of them with influence > 0
     sqlite_with_rowid=False,
 )
+# ... the same counts by UTC day (a long window reads 24 times fewer rows) ...
+day_rollups = sa.Table(
+    "day_rollups", metadata,
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("sentiment", sa.String(8), primary_key=True),
+    sa.Column("complaint", sa.Boolean, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("influential", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
 # ... complaints and praise by UTC day and the set of topics they name (a JSON list) ...
 topic_rollups = sa.Table(
     "topic_rollups", metadata,
@@ -183,7 +194,7 @@ quote_candidates = sa.Table(
     sqlite_with_rowid=False,
 )
 ROLLUPS_META = "rollups_version"
-ROLLUPS_VERSION = "1"
+ROLLUPS_VERSION = "2"  # 2: day_rollups
 # the columns rollups.deltas reads
 _ROLLUP_COLUMNS = ("id", "channel", "published", "sentiment", "complaint", "topics", "score", "polarity",
                    "influence")
@@ -498,23 +509,47 @@ class Store:
 
     def _hour_counts(self, conn: Connection, day0: int, day1: int, split: Sequence[int], edges: Sequence[int],
                      wanted: list[str] | None) -> pd.DataFrame:
-        """Counts by trend bucket of the whole hours of days [day0, day1), but the `split` hours."""
+        """Counts by trend bucket of the whole hours of days [day0, day1), but the `split` hours.
+
+        A day that a bucket edge or a split hour falls inside is read by the hour; the others by the day.
+        """
         if day0 >= day1:
             return empty_counts()
-        r = mention_rollups.c
-        # an hour belongs to the bucket its start is in (no bucket edge falls inside a hour read here)
-        bucket: sa.ColumnElement[int] = sa.literal(0) if len(edges) == 1 else sa.case(
-            *((r.hour < -(-e // HOUR), i) for i, e in enumerate(edges[1:])), else_=len(edges) - 1)
-        inner = sa.select(bucket.label("bucket"), r.channel, r.sentiment, r.complaint, r.n, r.influential).where(
-            r.hour >= day0 * 24, r.hour < day1 * 24)
-        if split:
-            inner = inner.where(r.hour.not_in(list(split)))
+        by_hour = sorted({e // DAY for e in edges[1:] if e % DAY and day0 * DAY <= e < day1 * DAY}
+                         | {h // 24 for h in split})
+        keys = ["bucket", "channel", "sentiment", "complaint"]
+        frames = []
+        d = day_rollups.c
+        # a whole day belongs to the bucket its start is in (no edge falls inside a day read here)
+        day_bucket: sa.ColumnElement[int] = sa.literal(0) if len(edges) == 1 else sa.case(
+            *((d.day < -(-e // DAY), i) for i, e in enumerate(edges[1:])), else_=len(edges) - 1)
+        days = sa.select(day_bucket.label("bucket"), d.channel, d.sentiment, d.complaint, d.n, d.influential).where(
+            d.day >= day0, d.day < day1)
+        if by_hour:
+            days = days.where(d.day.not_in(by_hour))
         if wanted is not None:
-            inner = inner.where(r.channel.in_(wanted))
-        sub = inner.subquery()
+            days = days.where(d.channel.in_(wanted))
+        frames.append(self._bucket_sums(conn, days.subquery()))
+        if by_hour:
+            r = mention_rollups.c
+            # an hour belongs to the bucket its start is in (no bucket edge falls inside a hour read here)
+            hour_bucket: sa.ColumnElement[int] = sa.literal(0) if len(edges) == 1 else sa.case(
+                *((r.hour < -(-e // HOUR), i) for i, e in enumerate(edges[1:])), else_=len(edges) - 1)
+            hours = sa.select(hour_bucket.label("bucket"), r.channel, r.sentiment, r.complaint, r.n,
+                              r.influential).where(sa.or_(*(sa.and_(r.hour >= day * 24, r.hour < day * 24 + 24)
+                                                             for day in by_hour)))
+            if split:
+                hours = hours.where(r.hour.not_in(list(split)))
+            if wanted is not None:
+                hours = hours.where(r.channel.in_(wanted))
+            frames.append(self._bucket_sums(conn, hours.subquery()))
+        return _merge(frames, keys, ["n", "influential"], empty_counts())
+
+    @staticmethod
+    def _bucket_sums(conn: Connection, sub: sa.Subquery) -> pd.DataFrame:
         keys = (sub.c.bucket, sub.c.channel, sub.c.sentiment, sub.c.complaint)
         q = sa.select(*keys, sa.func.sum(sub.c.n), sa.func.sum(sub.c.influential)).group_by(*keys)
-        return pd.DataFrame(conn.execute(q).all(), columns=list(empty_counts().columns))
+        return pd.DataFrame([tuple(row) for row in conn.execute(q)], columns=list(empty_counts().columns))
 
     def _day_topics(self, conn: Connection, day0: int, day1: int, wanted: list[str] | None) -> pd.DataFrame:
         """Topic counts of the days [day0, day1)."""
@@ -585,7 +620,21 @@ class Store:
         with self.lock("migrate", wait=3600) as got:
             if not got:
                 raise StoreError(f"another process is still migrating {_safe(str(self.url))}")
-            if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
+            found = self.get_meta(ROLLUPS_META)
+            if found == ROLLUPS_VERSION:
+                return
+            if found == "1":  # the hourly counts are there: the daily ones are their sums
+                with self.engine.begin() as conn:
+                    day_rollups.create(conn, checkfirst=True)
+                    conn.execute(sa.delete(day_rollups))
+                    r = mention_rollups.c
+                    day = (r.hour // 24).label("day")
+                    conn.execute(sa.insert(day_rollups).from_select(
+                        ["day", "channel", "sentiment", "complaint", "n", "influential"],
+                        sa.select(day, r.channel, r.sentiment, r.complaint, sa.func.sum(r.n),
+                                  sa.func.sum(r.influential)).group_by(day, r.channel, r.sentiment, r.complaint)))
+                    conn.execute(sa.update(meta).where(meta.c.key == ROLLUPS_META).values(value=ROLLUPS_VERSION))
+                log.info("added the daily counts to the rollups")
                 return
             columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
             with self.engine.begin() as conn:
@@ -596,7 +645,7 @@ class Store:
                                  {"buckets": SAMPLE_BUCKETS})
                 for index in mentions.indexes:
                     index.create(conn, checkfirst=True)
-                for table in (quote_candidates, topic_rollups, mention_rollups):
+                for table in (quote_candidates, topic_rollups, mention_rollups, day_rollups):
                     conn.execute(sa.delete(table))
                 last, added = 0, 0
                 while True:
@@ -868,6 +917,9 @@ def add_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     d = deltas(rows)
     _upsert(conn, mention_rollups, _records(d.counts), ("hour", "channel", "sentiment", "complaint"),
             ("n", "influential"))
+    by_day = d.counts.assign(day=d.counts["hour"] // 24).groupby(
+        ["day", "channel", "sentiment", "complaint"], as_index=False)[["n", "influential"]].sum()
+    _upsert(conn, day_rollups, _records(by_day), ("day", "channel", "sentiment", "complaint"), ("n", "influential"))
     _upsert(conn, topic_rollups, _records(d.topics), ("day", "channel", "sentiment", "complaint", "topics"),
             ("n",))
     _keep_best(conn, d.candidates)

@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from digest import periods
 from digest.analyze import PHRASE_SAMPLE, Summary, summarize, summarize_facts
 from digest.models import Classification, Mention
 from digest.periods import Period, Window
 from digest.rollups import KEEP, Facts
-from digest.store import ROLLUPS_META, Store
+from digest.store import ROLLUPS_META, ROLLUPS_VERSION, Store, day_rollups, mention_rollups
 
 from . import factories as f
 from .conftest import postgres_url
@@ -129,6 +130,34 @@ def test_rollups_are_rebuilt_for_a_store_from_an_earlier_version(filled: str, st
     again = Store.open(filled)
     try:
         assert again.get_meta(ROLLUPS_META) is not None
+        assert_same(from_rollups(again, window, None), before)
+    finally:
+        again.close()
+
+
+def test_daily_counts_add_up_to_the_hourly_ones(store: Store) -> None:
+    with store.engine.connect() as conn:
+        by_hour = conn.execute(sa.select(
+            (mention_rollups.c.hour // 24).label("day"), mention_rollups.c.channel, mention_rollups.c.sentiment,
+            mention_rollups.c.complaint, sa.func.sum(mention_rollups.c.n), sa.func.sum(mention_rollups.c.influential)
+        ).group_by("day", mention_rollups.c.channel, mention_rollups.c.sentiment, mention_rollups.c.complaint)).all()
+        by_day = conn.execute(sa.select(day_rollups.c.day, day_rollups.c.channel, day_rollups.c.sentiment,
+                                        day_rollups.c.complaint, day_rollups.c.n, day_rollups.c.influential)).all()
+    assert by_hour and sorted(map(tuple, by_day)) == sorted(map(tuple, by_hour))
+
+
+def test_a_store_of_the_first_rollups_version_gets_its_daily_counts(filled: str, store: Store) -> None:
+    window = periods.last_complete("annual", AT, ZoneInfo("America/New_York"))
+    before = from_rollups(store, window, None)
+    with store.engine.begin() as conn:  # as version 1 left a store: hourly counts only
+        conn.execute(sa.delete(day_rollups))
+    store.set_meta(ROLLUPS_META, "1")
+    again = Store.open(filled)
+    try:
+        assert again.get_meta(ROLLUPS_META) == ROLLUPS_VERSION
+        with again.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.sum(day_rollups.c.n))).scalar_one() == \
+                conn.execute(sa.select(sa.func.sum(mention_rollups.c.n))).scalar_one()
         assert_same(from_rollups(again, window, None), before)
     finally:
         again.close()
