@@ -236,9 +236,9 @@ def _merge(pool: list[tuple[float, Key]], postings: dict[Key, set[int]]) -> list
                 home = g
                 break
             m = len(g.docs)
-            if (n if n < m else m) >= _SAME_TEXTS * (m if n < m else n):  # else the overlap cannot reach it
+            if min(n, m) >= _SAME_TEXTS * max(n, m):  # else the overlap cannot reach _SAME_TEXTS
                 common = len(docs & g.docs)
-                if common >= _SAME_TEXTS * (len(docs) + len(g.docs) - common):
+                if common >= _SAME_TEXTS * (n + m - common):
                     home = g
                     break
         if home is None:

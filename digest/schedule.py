@@ -94,7 +94,13 @@ def serve(config: Config, store: Store, mailer: Mailer, *, templates: Templates,
     scheduler restarts with it (an ingest and a catch-up of due digests run at once, as at start); if it
     is not, each problem is logged and the service carries on with the configuration it has.
     """
-    sched = build_scheduler(config, store, mailer, templates=templates)
+    def start(config: Config) -> BackgroundScheduler:
+        sched = build_scheduler(config, store, mailer, templates=templates)
+        sched.start()
+        log.info("digest serve: ingest every %d min; %d jobs", config.sources.ingest_every_minutes,
+                 len(sched.get_jobs()))
+        return sched
+
     stop = threading.Event()
     wake = threading.Event()
     reload_asked = threading.Event()
@@ -113,9 +119,7 @@ def serve(config: Config, store: Store, mailer: Mailer, *, templates: Templates,
     if reload is not None and hasattr(signal, "SIGHUP"):
         signals[signal.SIGHUP] = on_hangup
     previous: dict[int, Any] = {s: signal.signal(s, h) for s, h in signals.items()}
-    sched.start()
-    log.info("digest serve: ingest every %d min; %d jobs", config.sources.ingest_every_minutes,
-             len(sched.get_jobs()))
+    sched = start(config)
     try:
         while not stop.is_set():
             wake.wait(1.0)
@@ -132,11 +136,7 @@ def serve(config: Config, store: Store, mailer: Mailer, *, templates: Templates,
                     continue
                 log.info("reload: configuration read; restarting the scheduler after the running jobs")
                 sched.shutdown(wait=True)
-                config = fresh
-                sched = build_scheduler(config, store, mailer, templates=templates)
-                sched.start()
-                log.info("digest serve: ingest every %d min; %d jobs", config.sources.ingest_every_minutes,
-                         len(sched.get_jobs()))
+                sched = start(fresh)
     finally:
         sched.shutdown(wait=True)
         for s, h in previous.items():

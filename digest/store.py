@@ -520,10 +520,7 @@ class Store:
         keys = ["bucket", "channel", "sentiment", "complaint"]
         frames = []
         d = day_rollups.c
-        # a whole day belongs to the bucket its start is in (no edge falls inside a day read here)
-        day_bucket: sa.ColumnElement[int] = sa.literal(0) if len(edges) == 1 else sa.case(
-            *((d.day < -(-e // DAY), i) for i, e in enumerate(edges[1:])), else_=len(edges) - 1)
-        days = sa.select(day_bucket.label("bucket"), d.channel, d.sentiment, d.complaint, d.n, d.influential).where(
+        days = sa.select(_bucket(d.day, DAY, edges), d.channel, d.sentiment, d.complaint, d.n, d.influential).where(
             d.day >= day0, d.day < day1)
         if by_hour:
             days = days.where(d.day.not_in(by_hour))
@@ -532,10 +529,7 @@ class Store:
         frames.append(self._bucket_sums(conn, days.subquery()))
         if by_hour:
             r = mention_rollups.c
-            # an hour belongs to the bucket its start is in (no bucket edge falls inside a hour read here)
-            hour_bucket: sa.ColumnElement[int] = sa.literal(0) if len(edges) == 1 else sa.case(
-                *((r.hour < -(-e // HOUR), i) for i, e in enumerate(edges[1:])), else_=len(edges) - 1)
-            hours = sa.select(hour_bucket.label("bucket"), r.channel, r.sentiment, r.complaint, r.n,
+            hours = sa.select(_bucket(r.hour, HOUR, edges), r.channel, r.sentiment, r.complaint, r.n,
                               r.influential).where(sa.or_(*(sa.and_(r.hour >= day * 24, r.hour < day * 24 + 24)
                                                              for day in by_hour)))
             if split:
@@ -624,8 +618,7 @@ class Store:
             if found == ROLLUPS_VERSION:
                 return
             if found == "1":  # the hourly counts are there: the daily ones are their sums
-                with self.engine.begin() as conn:
-                    day_rollups.create(conn, checkfirst=True)
+                with self.engine.begin() as conn:  # (Store.open created the table)
                     conn.execute(sa.delete(day_rollups))
                     r = mention_rollups.c
                     day = (r.hour // 24).label("day")
@@ -973,6 +966,16 @@ def _upsert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]], keys:
     stmt = insert.on_conflict_do_update(index_elements=list(keys),
                                         set_={c: table.c[c] + insert.excluded[c] for c in adds})
     conn.execute(stmt, rows)
+
+
+def _bucket(unit_index: sa.ColumnElement[int], unit: int, edges: Sequence[int]) -> sa.Label[int]:
+    """The trend bucket of a rollup row, as the column "bucket": `unit_index` counts hours or days since the
+    epoch (`unit` their seconds), and a row belongs to the bucket its start is in (the caller reads no row
+    that a bucket edge falls inside)."""
+    if len(edges) == 1:
+        return sa.literal(0).label("bucket")
+    return sa.case(*((unit_index < -(-e // unit), i) for i, e in enumerate(edges[1:])),
+                   else_=len(edges) - 1).label("bucket")
 
 
 def _merge(frames: Sequence[pd.DataFrame], keys: list[str], sums: list[str], empty: pd.DataFrame) -> pd.DataFrame:
