@@ -336,3 +336,11 @@ def test_a_long_text_without_sentence_ends_is_still_cut() -> None:
     parts = list(classify._vader_parts(text))
     assert [len(p.split()) for p in parts] == [150] * 6 + [100]
     assert classify.vader_compound(classify._vader(), text) < -0.99
+
+
+def test_a_new_classifier_has_every_lexicon_loaded_so_forked_workers_inherit_them() -> None:
+    # in a fresh interpreter: here another test may have loaded them already
+    code = ("from textblob.en import sentiment; from digest.classify import Classifier; Classifier(); "
+            "print(dict.__len__(sentiment))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert int(out.stdout) > 1000, out.stderr
