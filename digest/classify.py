@@ -83,13 +83,11 @@ _BOOSTERS: Final = frozenset(
     "utterly highly most seriously beyond insanely ridiculously".split()
 )
 _BOOST: Final = 1.3
-_EMOTICONS_NEG: Final = frozenset(
-    {":(", ":-(", ":((", ":'(", ":/", ":-/", ":\\", ">:(", ":|", "=(", ":[", "</3"}
-)
-_EMOTICONS_POS: Final = frozenset(
-    {":)", ":-)", ":))", ":d", ":-d", ";)", ";-)", "=)", ":p", ":-p", "<3", ":]"}
-)
-_EMOJI_NEG: Final = frozenset("😡😠🤬😤😒🙄😞😢😭👎💔😩😫😖😣😑😐🤦😕😟😔🙁☹😰😱🤢🤮💩")
+# emoticons as _emoticon() writes them: ":-(", ";(" and "=((" are all ":("
+_EMOTICONS_NEG: Final = frozenset({":(", ":/", ":\\", ":|", ":[", "</3"})
+_EMOTICONS_POS: Final = frozenset({":)", ":d", ":p", ":]", "<3"})
+_EMOTICON_NOSE: Final = re.compile(r"^>?([:;=])[\-o*']?(.)\2*$")
+_EMOJI_NEG: Final = frozenset("😡😠🤬😤😒🙄😞😢👎💔😩😫😖😣😑😐🤦😕😟😔🙁☹😰😱🤢🤮💩")
 _EMOJI_POS: Final = frozenset("😀😁😃😄😊😍🥰😘😎👍👏🙌💯🎉❤💙💜💚💛🧡♥😂🤗✨⭐🌟🥳🙂😆😉💕💖")
 _EMOJI_WEIGHT: Final = 1.0
 
@@ -119,7 +117,7 @@ _UNSTEMMED: Final = frozenset(
 
 
 # words the suffix rules below would merge with an unrelated word, and what they stem to instead:
-# "canned" is not "can", "quite" not "quit", "plane" not "plan", "care" not "car", "Los" Angeles
+# "canned" is not "can", "quite" not "quit", "plane" not "plan", "care" not "car", "hats" not "hate", "Los" Angeles
 # is no "loss", "kids" are no "kidding", "issued" (a refund) is no "issue", "goods" are not "good"
 _IRREGULAR: Final = {
     **dict.fromkeys(("canned",), "canned"),
@@ -127,7 +125,7 @@ _IRREGULAR: Final = {
     **dict.fromkeys(("plane", "planes"), "plane"),
     **dict.fromkeys(("care", "cares", "cared", "caring"), "care"),
     **dict.fromkeys(("wine", "wines"), "wine"),
-    **dict.fromkeys(("hat", "hats"), "hat"),
+    **dict.fromkeys(("hat", "hats"), "hats"),  # "hate" stems to "hat"
     **dict.fromkeys(("los", "las"), "los_"),
     **dict.fromkeys(("lose", "loses", "losing"), "lose"),
     **dict.fromkeys(("loss", "losses"), "loss"),
@@ -390,6 +388,13 @@ class _Evidence:
     resolved: float = 0.0
     request: bool = False
     sympathy: float = 0.0
+    loose: float = 0.0  # of `complaint`, what negators outside any cue add ("no", "never" alone)
+
+
+def _emoticon(symbol: str) -> str:
+    """An emoticon without its nose, with ":" for eyes and one mouth (";-))" -> ":)"); emoji as they are."""
+    m = _EMOTICON_NOSE.match(symbol)
+    return f":{m.group(2)}" if m else symbol
 
 
 def _contrast_sides(toks: Sequence[_Token]) -> list[int]:
@@ -415,21 +420,35 @@ def _contrast_sides(toks: Sequence[_Token]) -> list[int]:
     return side
 
 
-def _collect(text: str) -> tuple[_Evidence, list[str]]:
-    """Sum the cue evidence of one text in a single left-to-right pass; also return its stems."""
+def _collect(text: str, trace: list[str] | None = None) -> tuple[_Evidence, list[str]]:
+    """Sum the cue evidence of one text in a single left-to-right pass; also return its stems.
+
+    `trace`, if given, receives one line per cue matched: its kind, weight and stems.
+    """
     cues, longest = _lexicon()
     ev = _Evidence()
     toks: list[_Token] = []
     for t in _tokens(text):
         if isinstance(t, _Token):
             toks.append(t)
-        elif t[1] in _EMOTICONS_NEG or t[1] in _EMOJI_NEG:
+            continue
+        symbol = _emoticon(t[1])
+        if symbol in _EMOTICONS_NEG or symbol in _EMOJI_NEG:
             ev.complaint += _EMOJI_WEIGHT
-        elif t[1] in _EMOTICONS_POS or t[1] in _EMOJI_POS:
+            if trace is not None:
+                trace.append(f"complaint {_EMOJI_WEIGHT:.2f} {t[1]}")
+        elif symbol in _EMOTICONS_POS or symbol in _EMOJI_POS:
             ev.praise += _EMOJI_WEIGHT
+            if trace is not None:
+                trace.append(f"praise {_EMOJI_WEIGHT:.2f} {t[1]}")
     if _INTERROBANG.search(text):
         ev.complaint += _INTERROBANG_WEIGHT
+        if trace is not None:
+            trace.append(f"complaint {_INTERROBANG_WEIGHT:.2f} ?!")
     n = len(toks)
+    for k in range(n - 1):  # "not only ... but also" negates nothing
+        if toks[k].negator and toks[k + 1].stem == "only":
+            toks[k] = _Token(toks[k].stem, toks[k].emphasis)
     stems = [t.stem for t in toks]
     # per token: 1 if a "but" follows it in its sentence, -1 if one precedes it, 0 if neither
     side = _contrast_sides(toks)
@@ -443,6 +462,8 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
         if tok.boundary:
             if tok.ends:
                 damp = _QUESTION_DAMP if tok.asks else 1.0
+                if trace is not None and tok.asks and (pending or pending_praise):
+                    trace.append(f"question x{damp:.2f} (the cues before it)")
                 ev.complaint += pending * damp
                 ev.praise += pending_praise * damp
                 pending = pending_praise = 0.0
@@ -490,6 +511,8 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
                 # no negated "where my bag": a complaint is negated by a word right before it
                 if not negated or by_complaint or i - negator_at > _COMPLAINT_NEGATION_SCOPE:
                     pending += w
+                else:
+                    w = 0.0  # "not delayed"
             elif kind == "rhetorical":
                 ev.complaint += w
             elif kind in ("praise", "mocking"):
@@ -510,6 +533,11 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
                 ev.request = True
             elif kind == "sympathy":
                 ev.sympathy += w
+            if trace is not None:
+                said = " ".join(stems[i : i + length])
+                flipped = negated and kind in ("praise", "mocking", "resolved")
+                note = " (negated: counts 0.8x as complaint)" if flipped else " (negated)" if negated else ""
+                trace.append(f"{kind} {w:.2f} {said}{note}")
         # a negator inside a cue is spent ("no response", "not bad"), except in a complaint, whose
         # negation carries on ("nobody was helpful", "didn't get any help")
         carries = "complaint" in match or "rhetorical" in match
@@ -521,7 +549,10 @@ def _collect(text: str) -> tuple[_Evidence, list[str]]:
     ev.complaint += pending
     ev.praise += pending_praise
     loose = sum(t.negator and not (negator_used[k] or in_cue[k]) for k, t in enumerate(toks))
-    ev.complaint += _NEGATOR_ALONE * loose
+    ev.loose = _NEGATOR_ALONE * loose
+    ev.complaint += ev.loose
+    if trace is not None and loose:
+        trace.append(f"complaint {_NEGATOR_ALONE * loose:.2f} negation alone x{loose}")
     return ev, [s for s, t in zip(stems, toks, strict=True) if not t.boundary]
 
 
@@ -565,7 +596,7 @@ def _decide(ev: _Evidence, compound: float, polarity: float) -> _Decision:
         # thanks for a fix: the problem it fixed is the story, not the verdict
         neg = max(0.0, neg - ev.resolved)
         pos = ev.praise + ev.mocking + lexical_pos
-    elif (ev.complaint >= _MOCKED_AT and 0 < ev.mocking < _SARCASM_RATIO * ev.complaint
+    elif (ev.complaint - ev.loose >= _MOCKED_AT and 0 < ev.mocking < _SARCASM_RATIO * ev.complaint
           and ev.praise < _SINCERE_AT):
         # "great, another delay": sarcasm-prone praise next to a problem, and no praise that is
         # rarely sarcastic ("kudos", "helpful"), counts against

@@ -149,7 +149,7 @@ def test_sarcasm_next_to_a_problem_is_negative(clf: Classifier, text: str) -> No
 @pytest.mark.parametrize(("word", "other"), [
     ("can", "canned"), ("quit", "quite"), ("plan", "plane"), ("car", "care"), ("win", "wine"),
     ("loss", "Los"), ("kids", "kidding"), ("issue", "issued"), ("good", "goods"), ("miss", "missed"),
-    ("not", "note"), ("min", "mine"),
+    ("not", "note"), ("min", "mine"), ("hate", "hat"), ("hate", "hats"),
 ])
 def test_the_stemmer_keeps_unrelated_words_apart(word: str, other: str) -> None:
     assert classify.words(word) != classify.words(other)
