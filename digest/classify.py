@@ -73,6 +73,8 @@ _NOT_FORMS: Final = frozenset(
 _AUXILIARIES: Final = frozenset(
     "do does did is are was were has have had will would could can should am must".split()
 )
+# words that may come before a question's first words ("hi, can you", "ok so is there")
+_OPENERS: Final = frozenset("hi hey hello ok okay so also and just quick please then well yes yeah no".split())
 _BEFORE_BUT: Final = 0.5
 _AFTER_BUT: Final = 1.5
 _NEGATOR_ALONE: Final = 0.4
@@ -185,30 +187,56 @@ def _split_hashtag(tag: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _segment(tag: str) -> tuple[str, ...]:
-    """Split a run-together tag into known words where that explains most of it ("badservice")."""
+    """Split a run-together tag into words where that explains most of it ("badservice").
+
+    The most probable split under a unigram model of English word frequencies (the spelling list
+    TextBlob ships); a stretch of unknown letters costs more the longer it is, so "happyflier" is
+    "happy flier", not "happy f lie r".
+    """
     if len(tag) < 6 or len(tag) > 40:
         return (tag,)
-    vocab = _vocabulary()
+    costs, unknown = _word_costs()
     n = len(tag)
-    # best[i] = (score, words) for tag[:i]; a known word scores its length squared, so that
-    # long words win, and an unknown stretch costs its length
+    # best[i] = (cost, words) of the cheapest split of tag[:i]
     empty: tuple[str, ...] = ()
-    best: list[tuple[int, tuple[str, ...]]] = [(0, empty)] + [(-(10**9), empty)] * n
+    best = [(0.0, empty)] + [(math.inf, empty)] * n
     for i in range(1, n + 1):
         for j in range(max(0, i - 20), i):
             piece = tag[j:i]
-            gain = len(piece) ** 2 if piece in vocab else -len(piece)
-            cand = best[j][0] + gain
-            if cand > best[i][0]:
-                prev = best[j][1]
-                # unknown letters next to each other form one stretch
-                if gain < 0 and prev and prev[-1] not in vocab:
-                    best[i] = (cand, (*prev[:-1], prev[-1] + piece))
-                else:
-                    best[i] = (cand, (*prev, piece))
+            cost = costs.get(piece)
+            if cost is None:  # "o scars" is no reading of "oscars": unknown pieces are words too
+                cost = unknown + (i - j) * _LOG10 if i - j >= 3 else math.inf
+            cand = best[j][0] + cost
+            if cand < best[i][0]:
+                best[i] = (cand, (*best[j][1], piece))
     parts_found = best[n][1]
-    known = sum(len(p) for p in parts_found if p in vocab)
-    return parts_found if known * 3 >= n * 2 and len(parts_found) > 1 else (tag,)
+    known = sum(len(p) for p in parts_found if p in costs)
+    return parts_found if known * 2 >= n and len(parts_found) > 1 else (tag,)
+
+
+_LOG10: Final = math.log(10)
+
+
+@functools.cache
+def _word_costs() -> tuple[dict[str, float], float]:
+    """-log P(word) for English words (TextBlob's spelling frequencies, the cue words, common words),
+    and the base cost of a word not among them."""
+    counts: dict[str, int] = {}
+    listing = resources.files("textblob") / "en" / "en-spelling.txt"
+    for line in listing.read_text("utf-8").splitlines():
+        word, _, count = line.partition(" ")
+        if not (word.isalpha() and count.isdigit()):
+            continue  # the header
+        # letters and short words rare in English are abbreviations and noise ("f", "os", "tm")
+        if len(word) == 1 and word not in "ai" or len(word) <= 3 and int(count) < 20:
+            continue
+        counts[word.lower()] = counts.get(word.lower(), 0) + int(count)
+    for word in _vocabulary():  # slang the list lacks ("smh", "lol") counts as a rare word
+        if len(word) > 1 or word in "ai":
+            counts.setdefault(word, 1)
+    total = sum(counts.values())
+    log_total = math.log(total)
+    return {w: log_total - math.log(c) for w, c in counts.items()}, log_total - _LOG10
 
 
 def _word_forms(word: str, known: frozenset[str]) -> tuple[str, float]:
@@ -530,7 +558,15 @@ def _collect(text: str, trace: list[str] | None = None) -> tuple[_Evidence, list
             elif kind == "no_problem":
                 ev.praise += w
             elif kind == "request":
-                ev.request = True
+                # "can I ...", "is there ..." ask at the start of a sentence; elsewhere the words
+                # are a statement's ("this is the worst", "which is ridiculous")
+                k = i - 1
+                while k >= 0 and toks[k].stem in _OPENERS:
+                    k -= 1
+                if k < 0 or toks[k].boundary:
+                    ev.request = True
+                else:
+                    w = 0.0
             elif kind == "sympathy":
                 ev.sympathy += w
             if trace is not None:
@@ -564,6 +600,10 @@ def _collect(text: str, trace: list[str] | None = None) -> tuple[_Evidence, list
 # fitted (digest/lexicon/README.md).
 _NEGATIVE_AT: Final = 0.6
 _POSITIVE_AT: Final = 0.8
+# an information request ("can I change my flight?") counts this much of its negativity unless it
+# also reports a clear problem (complaint evidence of _REQUEST_CLEAR or more)
+_REQUEST_DAMP: Final = 0.3
+_REQUEST_CLEAR: Final = 1.5
 _VADER_WEIGHT: Final = 1.5
 _TEXTBLOB_WEIGHT: Final = 1.0
 _MOCKED_AT: Final = _NEGATIVE_AT  # a reported problem this clear makes "great" sarcastic
@@ -585,8 +625,8 @@ def _decide(ev: _Evidence, compound: float, polarity: float) -> _Decision:
     """Weigh the complaint side against the praise side."""
     neg = ev.complaint + _VADER_WEIGHT * max(0.0, -compound) + _TEXTBLOB_WEIGHT * max(0.0, -polarity)
     neg = max(0.0, neg - ev.sympathy)
-    if ev.request and ev.complaint < 1.5:
-        neg *= 0.5  # "can I change my flight?" asks, it does not complain
+    if ev.request and ev.complaint < _REQUEST_CLEAR:
+        neg *= _REQUEST_DAMP  # "can I change my flight?" asks, it does not complain
     lexical_pos = _VADER_WEIGHT * max(0.0, compound) + _TEXTBLOB_WEIGHT * max(0.0, polarity)
     if ev.complaint >= _NEGATIVE_AT:
         # a concrete problem report outweighs words that merely sound positive ("I thought you
@@ -662,6 +702,7 @@ class Classifier:
         _lexicon()
         _known_words()
         _vocabulary()
+        _word_costs()
         len(_pattern_sentiment)
 
     def classify(self, text: str) -> Classification:
@@ -680,6 +721,12 @@ class Classifier:
             topics=topics,
             score=decision.score,
         )
+
+    def cues(self, text: str) -> list[str]:
+        """What decided `text`, for tuning: one line per cue matched ("complaint 1.20 on hold")."""
+        trace: list[str] = []
+        _collect(text, trace)
+        return trace
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         """Classify many texts; repeated texts (retweets, reposts) are scored once."""

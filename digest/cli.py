@@ -285,8 +285,10 @@ def alert(c: Context, dry_run: bool) -> None:
 
 @cli.command()
 @click.argument("file", type=click.File("r", encoding="utf-8"), required=False)
+@click.option("--why", is_flag=True,
+              help="Also list the cues that decided each text: kind, weight and the (stemmed) words matched.")
 @pass_ctx
-def classify(c: Context, file: Any) -> None:
+def classify(c: Context, file: Any, why: bool) -> None:
     """Score texts (one per line, FILE or stdin) as the pipeline would; print one JSON object a line."""
     topics: dict[str, list[str]] = {}
     praise: dict[str, list[str]] = {}
@@ -305,6 +307,8 @@ def classify(c: Context, file: Any) -> None:
         if not text.strip():
             continue
         result = classifier.classify(text).as_dict()
+        if why:
+            result["cues"] = classifier.cues(text)
         click.echo(json.dumps({"text": text, **result}, ensure_ascii=False))
 
 

@@ -141,3 +141,11 @@ def test_classify_prints_one_json_object_per_line(tmp_path: Path, capsys: pytest
     assert [row["complaint"] for row in rows] == [True, False, False]
     assert rows[0]["topics"] == ["App & website"]
     assert all(isinstance(row["polarity"], float) for row in rows)
+    assert all("cues" not in row for row in rows)
+
+    r = run_cli(capsys, "--config", str(tmp_path), "classify", "--why", str(texts))
+    assert r.code == 0, r.err
+    cues = [json.loads(line)["cues"] for line in r.out.splitlines()]
+    assert "complaint 1.20 on hold" in cues[0]
+    assert any(cue.startswith("praise") for cue in cues[1])
+    assert any(cue.startswith("request") for cue in cues[2])

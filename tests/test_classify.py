@@ -173,6 +173,42 @@ def test_ordinary_words_near_a_cue_are_not_complaints(clf: Classifier, text: str
     assert not clf.classify(text).complaint, text
 
 
+@pytest.mark.parametrize("text", [
+    "Your airline never fails to disappoint.",
+    "The support team could care less.",
+    "This is the third time the app logged me out today.",  # "is the" asks only at the start
+    "Thank you for not even telling us the gate changed.",
+])
+def test_idioms_and_statements_that_complain(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).complaint, text
+
+
+@pytest.mark.parametrize("text", [
+    "What a trip! #happyflier",  # not "happy f lie r"
+    "Awesome! Watch the nominated films on board. #Oscars",  # not "o scars"
+    "Not only was the crew great, but they also found my lost bag.",
+    "Loving the new seats ;p",
+    "thx for update",
+])
+def test_praise_is_not_read_as_a_complaint(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).sentiment == "positive", text
+
+
+def test_hashtags_split_into_the_most_likely_english_words() -> None:
+    assert classify.words("#whereismybag #happyflier #LostLuggage") == [
+        "wher", "is", "my", "bag", "happy", "flier", "lost", "luggag",
+    ]
+    assert classify.words("#Oscars") == ["oscar"]
+
+
+def test_a_question_opening_asks_only_at_the_start_of_a_sentence(clf: Classifier) -> None:
+    trace: list[str] = []
+    classify._collect("Hi can you tell me when it opens? This is the worst.", trace)
+    assert [line for line in trace if line.startswith("request")] == [
+        "request 1.00 can you tel", "request 0.00 is the",
+    ]
+
+
 def test_sincere_praise_far_louder_than_a_quip_stays_positive(clf: Classifier) -> None:
     text = "Thanks for a great flight! The crew did a great job in the snow. Seriously, amazing."
     assert clf.classify(text).sentiment == "positive"
