@@ -185,6 +185,9 @@ def _split_hashtag(tag: str) -> list[str]:
     return list(_segment(tag.lower()))
 
 
+_LOG10: Final = math.log(10)
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def _segment(tag: str) -> tuple[str, ...]:
     """Split a run-together tag into words where that explains most of it ("badservice").
@@ -212,9 +215,6 @@ def _segment(tag: str) -> tuple[str, ...]:
     parts_found = best[n][1]
     known = sum(len(p) for p in parts_found if p in costs)
     return parts_found if known * 2 >= n and len(parts_found) > 1 else (tag,)
-
-
-_LOG10: Final = math.log(10)
 
 
 @functools.cache
