@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
@@ -352,14 +352,27 @@ def _lexicon() -> tuple[dict[tuple[str, ...], dict[str, float]], dict[str, int]]
     cues: dict[tuple[str, ...], dict[str, float]] = {}
     longest: dict[str, int] = {}
     for kind in _KINDS:
-        for lineno, value, phrase in _read(f"{kind}.txt"):
-            try:
-                key = _phrase_key(phrase)
-            except ValueError as exc:
-                raise ValueError(f"lexicon/{kind}.txt:{lineno}: {exc}") from None
+        for key, value in _cue_weights(f"{kind}.txt", _read(f"{kind}.txt")).items():
             cues.setdefault(key, {})[kind] = value
             longest[key[0]] = max(longest.get(key[0], 0), len(key))
     return cues, longest
+
+
+def _cue_weights(name: str, entries: Iterable[tuple[int, float, str]]) -> dict[tuple[str, ...], float]:
+    """One lexicon file's phrases, normalized, -> weight. Spellings that normalize alike ("didn't get",
+    "did not get") may be listed apart, but not with different weights: one would silently win."""
+    out: dict[tuple[str, ...], tuple[float, int, str]] = {}
+    for lineno, value, phrase in entries:
+        try:
+            key = _phrase_key(phrase)
+        except ValueError as exc:
+            raise ValueError(f"lexicon/{name}:{lineno}: {exc}") from None
+        seen = out.get(key)
+        if seen is not None and seen[0] != value:
+            raise ValueError(f"lexicon/{name}:{lineno}: {phrase!r} is {' '.join(key)!r}, listed at line "
+                             f"{seen[1]} ({seen[2]!r}) with weight {seen[0]:g}, here {value:g}: keep one weight")
+        out[key] = (value, lineno, phrase)
+    return {key: value for key, (value, _, _) in out.items()}
 
 
 @functools.cache

@@ -308,6 +308,13 @@ def test_lexicons_load_and_do_not_contradict_themselves() -> None:
     assert [k for k in cues if len(k) == 1 and k[0] in {"not", "no", "never", "nothing"}] == []
 
 
+def test_a_phrase_listed_twice_with_two_weights_is_rejected_naming_both_lines() -> None:
+    same = [(3, 1.2, "didn't get"), (9, 1.2, "did not get")]
+    assert classify._cue_weights("complaint.txt", same) == {("not", "get"): 1.2}
+    with pytest.raises(ValueError, match=r"complaint\.txt:9: 'sucks' is 'suck', listed at line 3 \('suck'\)"):
+        classify._cue_weights("complaint.txt", [(3, 1.2, "suck"), (9, 1.5, "sucks")])
+
+
 def test_a_phrase_across_a_clause_boundary_is_rejected() -> None:
     with pytest.raises(ValueError, match="clause boundary"):
         classify._phrase_key("nothing but")
