@@ -118,7 +118,8 @@ _UNSTEMMED: Final = frozenset(
 )
 
 
-# words the suffix rules below would merge with an unrelated word, and what they stem to instead:
+# words the suffix rules below would merge with an unrelated word, and what they stem to instead
+# (the _UNSTEMMED words to themselves):
 # "canned" is not "can", "quite" not "quit", "plane" not "plan", "care" not "car", "hats" not "hate", "Los" Angeles
 # is no "loss", "kids" are no "kidding", "issued" (a refund) is no "issue", "goods" are not "good"
 _IRREGULAR: Final = {
@@ -137,14 +138,13 @@ _IRREGULAR: Final = {
     **dict.fromkeys(("miss", "misses"), "miss"),
     **dict.fromkeys(("note", "notes", "noted"), "note"),  # a "not ..." cue must not match
     **dict.fromkeys(("mine",), "mine"),  # "<num> min"
+    **{word: word for word in _UNSTEMMED},
 }
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A light English stem, equal for a word's plural and verb forms ("refunds", "refunded")."""
-    if word in _UNSTEMMED:
-        return word
     irregular = _IRREGULAR.get(word)
     if irregular is not None:
         return irregular
