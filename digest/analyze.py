@@ -227,6 +227,7 @@ class PhraseRow:
     count: int  # estimated over all complaints when they were sampled
     count_display: str  # "≈1,200" when estimated
     baseline_count: int
+    baseline_per_period: float  # the earlier window's count scaled to this window's length
     emerging: bool
     growth: str  # "new", "up 3.2×" (against the previous period's rate) or ""
     quote: Quote | None
@@ -771,7 +772,7 @@ def _phrases(cur: Facts, prev: Facts | None, n_comp: int, n_base: int, window: W
             growth = "new" if expected == 0 else f"up {count / expected:.1f}×"
         quote = to_quotes(sample.iloc[[p.examples[0]]], tz)[0] if p.examples else None
         rows.append(PhraseRow(plain_line(p.text, 60), count, ("≈" if fc < 1 else "") + _n(count), baseline,
-                              p.emerging, growth, quote))
+                              baseline * span, p.emerging, growth, quote))
     emerging = [r for r in rows if r.emerging]
     note = f"from a sample of {_n(len(sample))} of {_n(n_comp)} complaints" if fc < 1 else ""
     top = Capped(tuple(rows[:MAX_PHRASES]), len(rows))

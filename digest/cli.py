@@ -192,44 +192,87 @@ def _address(value: str, option: str) -> str:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+_FORMATS = {".html": "html", ".htm": "html", ".txt": "text", ".eml": "eml", ".json": "json"}
+
+
 @cli.command()
 @period_arg
 @date_opt
-@click.option("--recipient", metavar="EMAIL", help="As this recipient gets it (their channel filter).")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
-              help="Write the HTML here (.txt: the plain-text part; .eml: the whole message).")
+@click.option("--recipient", metavar="EMAIL", help="As this recipient of recipients.yaml gets it (their channel "
+              "filter and time zone).")
+@click.option("--format", "format_", type=click.Choice(["html", "text", "eml", "json"]),
+              help="html (default), text (the plain-text part), eml (the whole message) or json (the figures, "
+              "for dashboards and checks); default: from the --out file's suffix.")
+@click.option("--out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write it here instead of stdout (.html, .txt, .eml or .json).")
 @click.option("--open", "open_", is_flag=True, help="Open the HTML in a browser.")
 @pass_ctx
-def preview(c: Context, period: Period, date_: str | None, recipient: str | None, out: str | None,
-            open_: bool) -> None:
+def preview(c: Context, period: Period, date_: str | None, recipient: str | None, format_: str | None,
+            out: str | None, open_: bool) -> None:
     """Render the digest of the last complete PERIOD without sending or recording anything."""
     config = c.config()
     at = _now(date_, config)
-    r = (config.find_recipient(_address(recipient, "--recipient")) or pipeline.adhoc_recipient(recipient)) \
-        if recipient else pipeline.adhoc_recipient("preview@example.com")
-    tz = config.recipient_tz(r) if recipient else config.tz
+    path = Path(out) if out is not None else None
+    if path is not None:
+        implied = _FORMATS.get(path.suffix.lower())
+        if implied is None:
+            raise click.BadParameter(f"{out}: unknown suffix {path.suffix or '(none)'!r}; use "
+                                     + ", ".join(sorted(_FORMATS)), param_hint="--out")
+        if format_ is not None and format_ != implied:
+            raise click.BadParameter(f"{out} is a {implied} file but --format is {format_}", param_hint="--out")
+        format_ = implied
+        if not path.parent.is_dir():
+            raise click.BadParameter(f"{out}: folder {str(path.parent)!r} does not exist", param_hint="--out")
+    format_ = format_ or "html"
+    if open_ and format_ != "html":
+        raise click.BadParameter("--open shows HTML only", param_hint="--open")
+    if recipient:
+        email = _address(recipient, "--recipient")
+        found = config.find_recipient(email)
+        if found is None:
+            raise click.BadParameter(f"{email} is not in recipients.yaml", param_hint="--recipient")
+        r = found
+        tz = config.recipient_tz(r)
+    else:
+        r, tz = pipeline.adhoc_recipient("preview@example.com"), config.tz
     window = periods.last_complete(period, pipeline.instant(at, tz), tz)
     store = c.store()
     try:
-        rendered = pipeline.build_digest(config, store, r, window, now=datetime.now(UTC),
-                                         templates=c.templates())
+        if format_ == "json":
+            from .summary_json import summary_json
+            text = summary_json(pipeline.summarize_window(config, store, window, r.channels, now=datetime.now(UTC)))
+        else:
+            rendered = pipeline.build_digest(config, store, r, window, now=datetime.now(UTC),
+                                             templates=c.templates())
     finally:
         store.close()
-    if out is None and open_:
-        out = str(Path(tempfile.mkdtemp(prefix="digest-preview-")) / f"{window.key.replace(':', '-')}.html")
-    if out is None:
-        click.echo(rendered.html)
+    if format_ == "json":
+        if path is None:
+            click.echo(text, nl=False)
+        else:
+            _write(path, text.encode("utf-8"))
+            click.echo(f"{period} {window.label_short} → {path}")
         return
-    path = Path(out)
-    if path.suffix == ".txt":
-        path.write_text(rendered.text, encoding="utf-8")
-    elif path.suffix == ".eml":
+    if path is None and open_:
+        path = Path(tempfile.mkdtemp(prefix="digest-preview-")) / f"{window.key.replace(':', '-')}.html"
+    if format_ == "eml":
         from .mailer import build_message
         msg = build_message(rendered, sender=config.recipients.sender, to_name=r.name, to_addr=r.email,
                             now=datetime.now(UTC), list_id=f"{config.sources.brand.name} {period} digest")
-        path.write_bytes(msg.as_bytes())
+        data = msg.as_bytes()
     else:
-        path.write_text(rendered.html, encoding="utf-8")
+        data = (rendered.text if format_ == "text" else rendered.html).encode("utf-8")
+    if path is None:
+        click.echo(data.decode("utf-8", "replace"))
+        return
+    _write(path, data)
     click.echo(f"{rendered.subject}\n→ {path}")
     if open_:
         webbrowser.open(path.resolve().as_uri())

@@ -5,6 +5,7 @@ against a real SMTP server, with "now" under the test's control."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -152,6 +153,64 @@ def test_preview_of_every_period_counts_the_window_and_the_one_before(
     assert current != before  # the data tells the two windows apart
     assert _key_figure(text) == (current, before)
     assert head[2].startswith(COMPARED[period])
+
+
+def _generated(start: datetime, end: datetime, channels: Sequence[str] | None = None) -> list[Generated]:
+    return [g for g in ALL if start <= g.published < end and (channels is None or g.channel in channels)]
+
+
+@pytest.mark.parametrize("period", PERIODS)
+def test_json_preview_gives_the_figures_of_every_period(
+        history: History, period: Period, capsys: pytest.CaptureFixture[str]) -> None:
+    """`preview --format json`: counts, shares (fractions), channels and window, against the generator."""
+    r = run_cli(capsys, "--config", str(history.directory), "--db", history.url, "preview", period, "--date", DATE,
+                "--format", "json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    e = WINDOWS[period]
+    assert (doc["period"], doc["label"], doc["timezone"]) == (period, e.label, "America/New_York")
+    assert (doc["start"], doc["end"]) == (e.start.isoformat(), e.end.isoformat())
+    cur = _generated(e.start, e.end)
+    by = Counter(g.sentiment for g in cur)
+    assert doc["kpis"] == {
+        "mentions": len(cur), "negative_share": round(by["negative"] / len(cur), 4),
+        "net_sentiment": round(100 * (by["positive"] - by["negative"]) / len(cur), 1),
+        "complaints": by["negative"], "negative": by["negative"], "neutral": by["neutral"],
+        "positive": by["positive"]}
+    assert doc["changes"]["mentions"]["vs_previous"]["previous"] == expected(e.previous_start, e.start)
+    channels = {c["channel"]: (c["mentions"], c["negative_share"]) for c in doc["channels"]}
+    for channel in ("twitter", "reddit", "call_center"):
+        mine = [g for g in cur if g.channel == channel]
+        neg = sum(1 for g in mine if g.sentiment == "negative")
+        assert channels[channel] == (len(mine), round(neg / len(mine), 4))
+
+
+def test_json_preview_follows_the_recipient_and_writes_files(
+        history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "weekly.json"
+    r = run_cli(capsys, "--config", str(history.directory), "--db", history.url, "preview", "weekly", "--date", DATE,
+                "--recipient", "Service@Acme.example", "--out", str(out))
+    assert r.code == 0, r.err
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    e = WINDOWS["weekly"]
+    assert doc["channels_filter"] == ["call_center", "twitter"]
+    assert doc["kpis"]["mentions"] == expected(e.start, e.end, ["call_center", "twitter"])
+    assert {c["channel"] for c in doc["channels"]} == {"call_center", "twitter"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--out", "{tmp}/missing/x.json"], "folder"),
+    (["--out", "{tmp}/x.pdf"], "unknown suffix '.pdf'"),
+    (["--out", "{tmp}/x.html", "--format", "json"], "is a html file but --format is json"),
+    (["--recipient", "nobody@acme.example"], "nobody@acme.example is not in recipients.yaml"),
+    (["--format", "json", "--open"], "--open shows HTML only"),
+])
+def test_preview_refuses_what_it_cannot_do(history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           args: list[str], message: str) -> None:
+    r = run_cli(capsys, "--config", str(history.directory), "--db", history.url, "preview", "weekly", "--date", DATE,
+                *[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err, r.err
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "x.pdf").exists()
 
 
 @pytest.mark.parametrize("period", PERIODS)
