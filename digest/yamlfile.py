@@ -61,8 +61,10 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: yaml.SafeLoa
         loader.flatten_mapping(node)
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int)):
-                key = str(key)
+            if not isinstance(key, str):
+                # YAML 1.1 reads `no`, `on`, `yes`, `off` and numbers as non-strings: as a key it is the word
+                # the user typed (an unknown or misspelt field), not a boolean
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
             if key in result:
                 problems.append(f"{path.name}:{key_node.start_mark.line + 1}: {format_loc((*loc, key))}: "
                                 "duplicate key")

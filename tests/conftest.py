@@ -15,12 +15,18 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import hypothesis  # noqa: F401 - imported early: its plugin importing it at teardown trips CPython 3.11's
+import hypothesis  # imported early: its plugin importing it at teardown trips CPython 3.11's
 import pytest  # "AST constructor recursion depth mismatch" bug (gh-106905) under pytest's rewriter
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# Property tests: in CI the examples are derived from each test itself (derandomized), so a CI run can never
+# fail by chance; local runs draw fresh examples and keep what fails in .hypothesis/ (ignored by git).
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis.settings.load_profile("ci")
+
 PG_URL = os.environ.get("DIGEST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -151,6 +151,12 @@ def test_smtp_settings_from_environment() -> None:
     assert info.value.problems == ["DIGEST_SMTP_PORT: 'smtp' is not a port number"]
 
 
+@pytest.mark.parametrize("key", ["no", "on", "yes", "off", "true", "False", "null", "42", "1.5", "~"])
+def test_a_key_yaml_reads_as_a_boolean_number_or_null_is_an_unknown_field(tmp_path: Path, key: str) -> None:
+    write(tmp_path, SOURCES.replace("    url: feed.xml", f"    url: feed.xml\n    {key}: 5"))
+    assert problems(tmp_path) == [f"sources.yaml:9: sources[0].{key}: unknown field (a typo?)"]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=400))
 def test_any_text_gives_config_error_never_a_crash(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
