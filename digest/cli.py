@@ -207,7 +207,7 @@ _FORMATS = {".html": "html", ".htm": "html", ".txt": "text", ".eml": "eml", ".js
 @date_opt
 @click.option("--recipient", metavar="EMAIL", help="As this recipient of recipients.yaml gets it (their channel "
               "filter and time zone).")
-@click.option("--format", "format_", type=click.Choice(["html", "text", "eml", "json"]),
+@click.option("--format", "format_", type=click.Choice(sorted(set(_FORMATS.values()))),
               help="html (default), text (the plain-text part), eml (the whole message) or json (the figures, "
               "for dashboards and checks); default: from the --out file's suffix.")
 @click.option("--out", type=click.Path(dir_okay=False), metavar="FILE",
