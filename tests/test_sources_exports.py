@@ -15,7 +15,7 @@ import requests
 
 from digest.models import SourceResult
 from digest.sources import fetch_source
-from digest.sources.exports import parse_date
+from digest.sources.fields import parse_date
 from tests.helpers_http import NOW, make_config, make_ctx
 
 NY = ZoneInfo("America/New_York")

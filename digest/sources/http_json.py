@@ -17,7 +17,7 @@ from ..config import HttpJsonSource
 from ..errors import SourceError
 from ..models import Mention, SourceResult
 from ..text import one_line
-from .exports import Mapper, RowError, dig, items_list, on_brand
+from .fields import Mapper, RowError, dig, items_list, on_brand
 from .http import FetchContext, Fetched, fetch_bytes, same_origin, show_url
 
 log = logging.getLogger(__name__)
