@@ -15,8 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from textblob import TextBlob
 
-from digest import classify
-from digest.classify import Classifier
+from digest.classify import Classifier, cues, evidence, lexicons, scores
 from digest.models import SENTIMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +151,7 @@ def test_sarcasm_next_to_a_problem_is_negative(clf: Classifier, text: str) -> No
     ("not", "note"), ("min", "mine"), ("hate", "hat"), ("hate", "hats"),
 ])
 def test_the_stemmer_keeps_unrelated_words_apart(word: str, other: str) -> None:
-    assert classify.words(word) != classify.words(other)
+    assert cues.words(word) != cues.words(other)
 
 
 @pytest.mark.parametrize(("a", "b"), [
@@ -160,7 +159,7 @@ def test_the_stemmer_keeps_unrelated_words_apart(word: str, other: str) -> None:
     ("charge", "charged charges charging"), ("care", "cares cared caring"), ("lose", "losing loses"),
 ])
 def test_the_stemmer_still_meets_a_words_forms(a: str, b: str) -> None:
-    assert set(classify.words(b)) == set(classify.words(a))
+    assert set(cues.words(b)) == set(cues.words(a))
 
 
 @pytest.mark.parametrize("text", [
@@ -195,15 +194,15 @@ def test_praise_is_not_read_as_a_complaint(clf: Classifier, text: str) -> None:
 
 
 def test_hashtags_split_into_the_most_likely_english_words() -> None:
-    assert classify.words("#whereismybag #happyflier #LostLuggage") == [
+    assert cues.words("#whereismybag #happyflier #LostLuggage") == [
         "wher", "is", "my", "bag", "happy", "flier", "lost", "luggag",
     ]
-    assert classify.words("#Oscars") == ["oscar"]
+    assert cues.words("#Oscars") == ["oscar"]
 
 
 def test_a_question_opening_asks_only_at_the_start_of_a_sentence(clf: Classifier) -> None:
     trace: list[str] = []
-    classify._collect("Hi can you tell me when it opens? This is the worst.", trace)
+    evidence.collect("Hi can you tell me when it opens? This is the worst.", trace)
     assert [line for line in trace if line.startswith("request")] == [
         "request 1.00 can you tel", "request 0.00 is the",
     ]
@@ -220,14 +219,14 @@ def test_thanks_for_a_fix_stays_positive(clf: Classifier) -> None:
 
 
 def test_contractions_and_spelled_out_negation_match_alike(clf: Classifier) -> None:
-    assert classify.words("it doesn't work") == classify.words("it does not work")
+    assert cues.words("it doesn't work") == cues.words("it does not work")
     assert clf.classify("It does not work.").complaint
 
 
 def test_emphasis_hashtags_emoji_and_elongation() -> None:
-    assert classify.words("#NeverAgain") == ["never", "again"]
-    assert classify.words("#neveragain") == ["never", "again"]  # split by known words
-    assert classify.words("sooo slow") == classify.words("so slow")
+    assert cues.words("#NeverAgain") == ["never", "again"]
+    assert cues.words("#neveragain") == ["never", "again"]  # split by known words
+    assert cues.words("sooo slow") == cues.words("so slow")
     clf = Classifier()
     assert clf.classify("my order 😡").sentiment == "negative"
     assert clf.classify("my order 😍").sentiment == "positive"
@@ -298,26 +297,26 @@ _SHARED = Classifier(TOPICS, PRAISE)
 # --- the lexicon files ----------------------------------------------------------------------------
 
 def test_lexicons_load_and_do_not_contradict_themselves() -> None:
-    cues, _ = classify._lexicon()
-    assert len(cues) > 500
+    phrases, _ = cues.lexicon()
+    assert len(phrases) > 500
     opposed = {"complaint", "rhetorical"}, {"praise", "no_problem", "resolved"}
-    clashes = [key for key, kinds in cues.items() if kinds.keys() & opposed[0] and kinds.keys() & opposed[1]]
+    clashes = [key for key, kinds in phrases.items() if kinds.keys() & opposed[0] and kinds.keys() & opposed[1]]
     assert clashes == [], "a phrase may not be complaint and praise at once (check the stems)"
-    assert all(w >= 0 for kinds in cues.values() for w in kinds.values())
+    assert all(w >= 0 for kinds in phrases.values() for w in kinds.values())
     # a cue of a lone negator would swallow the "not" of "not helpful"
-    assert [k for k in cues if len(k) == 1 and k[0] in {"not", "no", "never", "nothing"}] == []
+    assert [k for k in phrases if len(k) == 1 and k[0] in {"not", "no", "never", "nothing"}] == []
 
 
 def test_a_phrase_listed_twice_with_two_weights_is_rejected_naming_both_lines() -> None:
     same = [(3, 1.2, "didn't get"), (9, 1.2, "did not get")]
-    assert classify._cue_weights("complaint.txt", same) == {("not", "get"): 1.2}
+    assert cues.cue_weights("complaint.txt", same) == {("not", "get"): 1.2}
     with pytest.raises(ValueError, match=r"complaint\.txt:9: 'sucks' is 'suck', listed at line 3 \('suck'\)"):
-        classify._cue_weights("complaint.txt", [(3, 1.2, "suck"), (9, 1.5, "sucks")])
+        cues.cue_weights("complaint.txt", [(3, 1.2, "suck"), (9, 1.5, "sucks")])
 
 
 def test_a_phrase_across_a_clause_boundary_is_rejected() -> None:
     with pytest.raises(ValueError, match="clause boundary"):
-        classify._phrase_key("nothing but")
+        cues.phrase_key("nothing but")
 
 
 # --- the evaluation script ------------------------------------------------------------------------
@@ -347,7 +346,7 @@ class _Recording:
 
     def __init__(self) -> None:
         self.words: list[int] = []
-        self._analyzer = classify._vader()
+        self._analyzer = lexicons.vader()
 
     def polarity_scores(self, text: str) -> dict[str, float]:
         self.words.append(len(text.split()))
@@ -357,7 +356,7 @@ class _Recording:
 def test_vader_scores_a_short_text_whole_exactly_as_vader_does() -> None:
     text = "The crew was not great and my bag was lost, but the refund came fast!"
     recording = _Recording()
-    assert classify.vader_compound(recording, text) == classify._vader().polarity_scores(text)["compound"]  # type: ignore[arg-type]
+    assert scores.vader_compound(recording, text) == lexicons.vader().polarity_scores(text)["compound"]  # type: ignore[arg-type]
     assert recording.words == [len(text.split())]
 
 
@@ -366,19 +365,19 @@ def test_vader_scores_a_long_text_in_bounded_parts_cut_at_sentence_ends() -> Non
                  "They charged my card twice and refused a refund!", "Thanks to the manager who fixed it."]
     text = " ".join(sentences[i % 4] for i in range(400))  # about 3,300 words: quadratic whole
     recording = _Recording()
-    score = classify.vader_compound(recording, text)  # type: ignore[arg-type]
-    assert max(recording.words) <= classify._VADER_WORDS and sum(recording.words) == len(text.split())
-    parts = list(classify._vader_parts(text))
+    score = scores.vader_compound(recording, text)  # type: ignore[arg-type]
+    assert max(recording.words) <= scores._VADER_WORDS and sum(recording.words) == len(text.split())
+    parts = list(scores._vader_parts(text))
     assert all(p.endswith((".", "!")) for p in parts)  # no sentence cut in two
-    assert score == pytest.approx(classify._vader().polarity_scores(text)["compound"], abs=0.05)
+    assert score == pytest.approx(lexicons.vader().polarity_scores(text)["compound"], abs=0.05)
     assert score < -0.9
 
 
 def test_a_long_text_without_sentence_ends_is_still_cut() -> None:
     text = " ".join(["terrible"] * 1000)
-    parts = list(classify._vader_parts(text))
+    parts = list(scores._vader_parts(text))
     assert [len(p.split()) for p in parts] == [150] * 6 + [100]
-    assert classify.vader_compound(classify._vader(), text) < -0.99
+    assert scores.vader_compound(lexicons.vader(), text) < -0.99
 
 
 def test_a_new_classifier_has_every_lexicon_loaded_so_forked_workers_inherit_them() -> None:

@@ -1,0 +1,77 @@
+"""The Classifier: one mention's sentiment, complaint and topics, from evidence, scores and the decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..models import Classification
+from .cues import known_words, lexicon, words
+from .decide import decide
+from .evidence import collect
+from .lexicons import vader, vocabulary
+from .scores import for_vader, load_textblob, textblob_polarity, vader_compound
+from .tokens import word_costs
+from .topics import TopicMatcher
+
+
+class Classifier:
+    """Decides sentiment (negative/neutral/positive), complaint and topics of customer mentions."""
+
+    def __init__(
+        self,
+        topics: Mapping[str, Sequence[str]] = {},  # noqa: B006 - read only, the interface's default
+        praise_topics: Mapping[str, Sequence[str]] = {},  # noqa: B006
+    ) -> None:
+        self._topics = TopicMatcher(topics)
+        self._praise = TopicMatcher(praise_topics)
+        self._vader = vader()
+        # Load (and check) every lexicon now, not on the first mention: TextBlob's loads lazily, and a
+        # worker process forked from this one would otherwise read it again on each ingest.
+        lexicon()
+        known_words()
+        vocabulary()
+        word_costs()
+        load_textblob()
+
+    def classify(self, text: str) -> Classification:
+        """Classify one text; TextBlob's polarity is reported unchanged."""
+        polarity = textblob_polarity(text)
+        compound = vader_compound(self._vader, for_vader(text))
+        evidence, stems = collect(text)
+        decision = decide(evidence, compound, polarity)
+        topics: tuple[str, ...] = ()
+        if self._topics and (decision.complaint or decision.sentiment == "negative"):
+            topics = self._topics.match(stems)
+        return Classification(
+            sentiment=decision.sentiment,
+            polarity=polarity,
+            complaint=decision.complaint,
+            topics=topics,
+            score=decision.score,
+        )
+
+    def cues(self, text: str) -> list[str]:
+        """What decided `text`, for tuning: one line per cue matched ("complaint 1.20 on hold")."""
+        trace: list[str] = []
+        collect(text, trace)
+        return trace
+
+    def classify_many(self, texts: Sequence[str]) -> list[Classification]:
+        """Classify many texts; repeated texts (retweets, reposts) are scored once."""
+        seen: dict[str, Classification] = {}
+        out: list[Classification] = []
+        for text in texts:
+            result = seen.get(text)
+            if result is None:
+                result = seen[text] = self.classify(text)
+            out.append(result)
+        return out
+
+    def praise_topics(self, text: str, *, classification: Classification | None = None) -> tuple[str, ...]:
+        """Names of the praise topics a positive text mentions; () for any other text."""
+        if not self._praise:
+            return ()
+        result = classification if classification is not None else self.classify(text)
+        if result.sentiment != "positive":
+            return ()
+        return self._praise.match(words(text))

@@ -1,0 +1,75 @@
+"""The decision: evidence and the general-purpose scores in, sentiment, complaint and a score out.
+
+This is the seam where a learned model plugs in: it receives the same evidence and scores.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from ..models import Sentiment
+from .evidence import Evidence
+
+# Thresholds on the evidence sums. A clear problem report weighs about 1.0; mentions addressed
+# to a company skew negative, so a little more than half of that (a weak cue and a negative
+# tone, or one medium cue) decides. A round value checked on part of the evaluation tweets, not
+# fitted (digest/lexicon/README.md).
+_NEGATIVE_AT: Final = 0.6
+_POSITIVE_AT: Final = 0.8
+# an information request ("can I change my flight?") counts this much of its negativity unless it
+# also reports a clear problem (complaint evidence of _REQUEST_CLEAR or more)
+_REQUEST_DAMP: Final = 0.3
+_REQUEST_CLEAR: Final = 1.5
+_VADER_WEIGHT: Final = 1.5
+_TEXTBLOB_WEIGHT: Final = 1.0
+_MOCKED_AT: Final = _NEGATIVE_AT  # a reported problem this clear makes "great" sarcastic
+_SINCERE_AT: Final = 1.5  # this much praise that is rarely sarcastic keeps "great" sincere
+# praise far louder than the problem beside it is sincere ("great flight, great job... #seriously")
+_SARCASM_RATIO: Final = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The verdict on one text."""
+
+    sentiment: Sentiment
+    complaint: bool
+    score: float
+
+
+def decide(ev: Evidence, compound: float, polarity: float) -> Decision:
+    """Weigh the complaint side against the praise side."""
+    neg = ev.complaint + _VADER_WEIGHT * max(0.0, -compound) + _TEXTBLOB_WEIGHT * max(0.0, -polarity)
+    neg = max(0.0, neg - ev.sympathy)
+    if ev.request and ev.complaint < _REQUEST_CLEAR:
+        neg *= _REQUEST_DAMP  # "can I change my flight?" asks, it does not complain
+    lexical_pos = _VADER_WEIGHT * max(0.0, compound) + _TEXTBLOB_WEIGHT * max(0.0, polarity)
+    if ev.complaint >= _NEGATIVE_AT:
+        # a concrete problem report outweighs words that merely sound positive ("I thought you
+        # were the best... on hold for an hour")
+        lexical_pos *= 0.5
+    if ev.resolved > 0 and (ev.praise + ev.mocking) > 0:
+        # thanks for a fix: the problem it fixed is the story, not the verdict
+        neg = max(0.0, neg - ev.resolved)
+        pos = ev.praise + ev.mocking + lexical_pos
+    elif (ev.complaint - ev.loose >= _MOCKED_AT and 0 < ev.mocking < _SARCASM_RATIO * ev.complaint
+          and ev.praise < _SINCERE_AT):
+        # "great, another delay": sarcasm-prone praise next to a problem, and no praise that is
+        # rarely sarcastic ("kudos", "helpful"), counts against
+        neg += ev.mocking
+        pos = ev.praise
+    else:
+        pos = ev.praise + ev.mocking + lexical_pos
+    sentiment: Sentiment
+    if neg >= _NEGATIVE_AT and neg >= pos:
+        sentiment = "negative"
+    elif pos >= _POSITIVE_AT and pos > neg:
+        sentiment = "positive"
+    else:
+        sentiment = "neutral"
+    score = math.tanh((pos - neg) / 2.0)
+    # negative about the company is dissatisfaction; sympathy ("so sorry to hear") is not
+    complaint = sentiment == "negative" and ev.sympathy < neg
+    return Decision(sentiment, complaint, score)
