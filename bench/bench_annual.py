@@ -4,7 +4,7 @@
 
 Bulk-loads N mentions (default 10,000,000) spread over two years (the digested year and the year
 before it, which the digest compares with) straight into a SQLite store: the mention rows and their
-rollups (store.add_rollups, the code an ingest runs), with neither fetching nor classifying. Then, each
+rollups (digest/store/rollups.py add_rollups, the code an ingest runs), with neither fetching nor classifying. Then, each
 in a fresh process so that its peak RSS is its own, builds the annual digest as `digest send annual`
 does (pipeline.build_digest: rollups, quote candidates and a complaint sample -> Summary -> HTML) and
 prints the time and peak RSS (target: < 5 s and < 1 GiB). On a second store of --small mentions
@@ -37,7 +37,9 @@ from digest import periods, pipeline  # noqa: E402
 from digest.analyze import summarize  # noqa: E402
 from digest.config import load_config  # noqa: E402
 from digest.render import Templates, render_digest  # noqa: E402
-from digest.store import Store, add_rollups, mentions  # noqa: E402
+from digest.store import Store  # noqa: E402
+from digest.store.rollups import add_rollups  # noqa: E402
+from digest.store.schema import mentions  # noqa: E402
 
 NOW = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
 START = datetime(2025, 1, 1, 5, 0, tzinfo=UTC)  # New York midnight: two years before the end of 2026

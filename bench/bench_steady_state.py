@@ -45,7 +45,8 @@ import sqlalchemy as sa  # noqa: E402
 from digest import pipeline  # noqa: E402
 from digest.config import Config, load_config  # noqa: E402
 from digest.sample import write_sample  # noqa: E402
-from digest.store import Store, sources  # noqa: E402
+from digest.store import Store  # noqa: E402
+from digest.store.schema import sources  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -29,7 +29,8 @@ from digest.config import Config, smtp_settings
 from digest.mailer import SmtpMailer
 from digest.periods import PERIODS, Period
 from digest.render import Templates
-from digest.store import Store, deliveries, meta
+from digest.store import Store
+from digest.store.schema import deliveries, meta
 
 from .conftest import PG_AVAILABLE, PG_REQUIRED, PG_URL, SmtpServer, free_port, pg_schema_url, run_cli
 from .helpers_cadence import (

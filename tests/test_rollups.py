@@ -17,7 +17,8 @@ from digest.analyze import PHRASE_SAMPLE, Summary, summarize, summarize_facts
 from digest.models import Classification, Mention
 from digest.periods import Period, Window
 from digest.rollups import KEEP, Facts
-from digest.store import ROLLUPS_META, ROLLUPS_VERSION, Store, day_rollups, mention_rollups
+from digest.store import Store
+from digest.store.schema import ROLLUPS_META, ROLLUPS_VERSION, day_rollups, mention_rollups
 
 from . import factories as f
 from .conftest import postgres_url

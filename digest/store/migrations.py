@@ -1,0 +1,88 @@
+"""Migrations: bring a store written by an earlier version up to date, once."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ..errors import StoreError
+from ..rollups import (
+    SAMPLE_BUCKETS,
+)
+from .base import shown_url
+from .meta import Meta
+from .rollups import add_rollups
+from .schema import (
+    ROLLUP_COLUMNS,
+    ROLLUPS_META,
+    ROLLUPS_VERSION,
+    day_rollups,
+    mention_rollups,
+    mentions,
+    meta,
+    quote_candidates,
+    topic_rollups,
+)
+
+log = logging.getLogger(__name__)
+
+class Migrations(Meta):
+    """Schema and rollup upgrades (the sample column, the daily rollups)."""
+
+    def migrate(self) -> None:
+        """Bring a store written by an earlier version up to date (the sample column, the rollups).
+
+        Runs once per store; later opens only read one meta row. Raises StoreError if another process
+        holds the migration lock for an hour.
+        """
+        if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
+            return
+        columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
+        with self.engine.connect() as conn:
+            empty = conn.execute(sa.select(mentions.c.id).limit(1)).first() is None
+        if empty and "sample" in columns:  # a new store: nothing to roll up
+            self.setdefault_meta(ROLLUPS_META, ROLLUPS_VERSION)
+            return
+        with self.lock("migrate", wait=3600) as got:
+            if not got:
+                raise StoreError(f"another process is still migrating {shown_url(str(self.url))}")
+            found = self.get_meta(ROLLUPS_META)
+            if found == ROLLUPS_VERSION:
+                return
+            if found == "1":  # the hourly counts are there: the daily ones are their sums
+                with self.engine.begin() as conn:  # (Store.open created the table)
+                    conn.execute(sa.delete(day_rollups))
+                    r = mention_rollups.c
+                    day = (r.hour // 24).label("day")
+                    conn.execute(sa.insert(day_rollups).from_select(
+                        ["day", "channel", "sentiment", "complaint", "n", "influential"],
+                        sa.select(day, r.channel, r.sentiment, r.complaint, sa.func.sum(r.n),
+                                  sa.func.sum(r.influential)).group_by(day, r.channel, r.sentiment, r.complaint)))
+                    conn.execute(sa.update(meta).where(meta.c.key == ROLLUPS_META).values(value=ROLLUPS_VERSION))
+                log.info("added the daily counts to the rollups")
+                return
+            columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
+            with self.engine.begin() as conn:
+                if "sample" not in columns:
+                    conn.execute(sa.text("ALTER TABLE mentions ADD COLUMN sample INTEGER NOT NULL DEFAULT 0"))
+                    # any even spread will do for rows stored before the column existed
+                    conn.execute(sa.text("UPDATE mentions SET sample = (id * 40503) % :buckets"),
+                                 {"buckets": SAMPLE_BUCKETS})
+                for index in mentions.indexes:
+                    index.create(conn, checkfirst=True)
+                for table in (quote_candidates, topic_rollups, mention_rollups, day_rollups):
+                    conn.execute(sa.delete(table))
+                last, added = 0, 0
+                while True:
+                    chunk = conn.execute(sa.select(*(mentions.c[c] for c in ROLLUP_COLUMNS)).where(
+                        mentions.c.id > last).order_by(mentions.c.id).limit(100_000)).all()
+                    if not chunk:
+                        break
+                    add_rollups(conn, pd.DataFrame(chunk, columns=list(ROLLUP_COLUMNS)))
+                    last, added = int(chunk[-1][0]), added + len(chunk)
+                conn.execute(sa.delete(meta).where(meta.c.key == ROLLUPS_META))
+                conn.execute(sa.insert(meta).values(key=ROLLUPS_META, value=ROLLUPS_VERSION))
+            if added:
+                log.info("counted %d stored mentions into the rollups", added)
