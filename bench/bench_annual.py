@@ -4,7 +4,7 @@
 
 Bulk-loads N mentions (default 10,000,000) spread over two years (the digested year and the year
 before it, which the digest compares with) straight into a SQLite store: the mention rows and their
-rollups (digest/store/rollups.py add_rollups, the code an ingest runs), with neither fetching nor classifying. Then, each
+rollups (add_rollups in digest/store/rollups.py, what an ingest runs), with neither fetching nor classifying. Then, each
 in a fresh process so that its peak RSS is its own, builds the annual digest as `digest send annual`
 does (pipeline.build_digest: rollups, quote candidates and a complaint sample -> Summary -> HTML) and
 prints the time and peak RSS (target: < 5 s and < 1 GiB). On a second store of --small mentions
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from digest import periods, pipeline  # noqa: E402
-from digest.analyze import summarize  # noqa: E402
+from digest.analysis import summarize  # noqa: E402
 from digest.config import load_config  # noqa: E402
 from digest.render import Templates, render_digest  # noqa: E402
 from digest.store import Store  # noqa: E402

@@ -8,11 +8,11 @@ import logging
 import math
 from datetime import UTC, datetime, timedelta
 
-from .analyze import Spike, channel_label, to_quotes
+from .analysis import Spike, channel_label, to_quotes
+from .analysis.phrases import top_phrases
 from .config import Config
 from .errors import DigestError
 from .mailer import Mailer, build_message
-from .phrases import top_phrases
 from .render import Templates, render_alert
 from .store import Store
 

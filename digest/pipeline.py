@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from . import periods
-from .analyze import PHRASE_SAMPLE, Summary, summarize_facts
+from .analysis import PHRASE_SAMPLE, Summary, summarize_facts
 from .classify import Classifier
 from .config import Config, Recipient, SourceSpec
 from .errors import DeliveryError, DigestError, UsageError

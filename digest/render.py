@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 import jinja2
 from premailer import Premailer
 
-from .analyze import Capped, Spike, Summary, plain_line
+from . import formatting
+from .analysis import Capped, Spike, Summary
 from .errors import RenderError
+from .formatting import plain_line
 from .models import RenderedDigest
 
 __all__ = [
@@ -41,11 +43,6 @@ T = TypeVar("T")
 def default_templates_dir() -> Path:
     """The built-in templates: the wheel's package data, else the source tree's `templates/`."""
     return _PACKAGED if _PACKAGED.is_dir() else _SOURCE_TREE
-
-
-def _number(value: float) -> str:
-    """Template filter: 1234 -> "1,234"."""
-    return f"{round(value):,}"
 
 
 class Templates:
@@ -70,7 +67,10 @@ class Templates:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self.env.filters["number"] = _number
+        # the formatting the analysis writes figures with, for templates that write their own
+        self.env.filters.update(number=formatting.number, percent=formatting.percent, signed=formatting.signed,
+                                compact=formatting.compact, plural=formatting.plural,
+                                channel_label=formatting.channel_label)
 
     def render(self, name: str, /, **context: Any) -> str:
         """Render template `name`; raises RenderError naming the template file and line on any problem."""

@@ -11,8 +11,8 @@ mined from a sample of complaints. None of that needs every mention of the windo
   read through an index.
 
 The store keeps these up to date in the transaction that adds mentions (`deltas` says what to add) and
-answers a window with `Facts`; `digest.analyze.summarize_facts` turns Facts into a Summary. A
-DataFrame of mentions gives the same Facts (`digest.analyze.facts_from_frame`), which is what keeps the
+answers a window with `Facts`; `digest.analysis.summarize_facts` turns Facts into a Summary. A
+DataFrame of mentions gives the same Facts (`digest.analysis.facts_from_frame`), which is what keeps the
 two paths equal (tests/test_rollups.py).
 """
 
@@ -174,7 +174,7 @@ class Deltas:
 def candidates(rows: pd.DataFrame) -> pd.DataFrame:
     """The best KEEP mentions of each quote list per UTC day and channel (see Deltas.candidates).
 
-    Lists and their orders (ascending r1, r2, r3, then published and id) are those digest.analyze sorts
+    Lists and their orders (ascending r1, r2, r3, then published and id) are those digest.analysis sorts
     by: "negative" (score, polarity, then the louder), "influential" (influence > 0: reach, then the more
     negative), "praise" (positive: score and reach, both descending) and "topic:<name>" (complaints of
     that topic: score, then the louder).

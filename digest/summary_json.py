@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .analyze import Change, Kpi, PhraseRow, Quote, Summary
+from .analysis import Change, Kpi, PhraseRow, Quote, Summary
 
 JSON_VERSION = 1
 

@@ -12,18 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest import periods
-from digest.analyze import (
-    MAX_CHANNELS,
-    MAX_TOPICS,
-    PHRASE_SAMPLE,
-    QUOTE_CHARS,
-    Spike,
-    Summary,
-    channel_label,
-    plain_line,
-    summarize,
-    to_quotes,
-)
+from digest.analysis import PHRASE_SAMPLE, Spike, Summary, summarize, to_quotes
+from digest.analysis.summary import MAX_CHANNELS, MAX_TOPICS, QUOTE_CHARS
+from digest.formatting import channel_label, plain_line
 from digest.models import SourceHealth
 from digest.periods import Period, Window
 
@@ -356,7 +347,7 @@ def test_spike_properties() -> None:
     assert fresh.ratio_display == "new" and "usually none" in fresh.summary_line
 
 
-# -- discovered phrases (digest.phrases) -------------------------------------------------------------------
+# -- discovered phrases (digest.analysis.phrases) -------------------------------------------------------------------
 
 
 def test_emerging_complaint_phrase_with_example() -> None:

@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from digest import periods, pipeline
-from digest.analyze import summarize
+from digest.analysis import summarize
 from digest.config import Config, smtp_settings
 from digest.mailer import SmtpMailer
 from digest.periods import PERIODS, Period

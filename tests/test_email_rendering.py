@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest import periods
-from digest.analyze import Spike, Summary, summarize, to_quotes
+from digest.analysis import Spike, Summary, summarize, to_quotes
 from digest.models import SourceHealth
 from digest.periods import Period
 from digest.render import HTML_BUDGET, Templates, render_alert, render_digest

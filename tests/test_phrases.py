@@ -1,4 +1,4 @@
-"""digest.phrases: frequent and emerging complaint phrases on texts written for these tests."""
+"""digest.analysis.phrases: frequent and emerging complaint phrases on texts written for these tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.phrases import MIN_COUNT, Phrase, stopwords, top_phrases
+from digest.analysis.phrases import MIN_COUNT, Phrase, stopwords, top_phrases
 
 
 def _by_text(phrases: list[Phrase]) -> dict[str, Phrase]:

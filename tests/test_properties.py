@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from digest import periods
-from digest.analyze import summarize
+from digest.analysis import summarize
 from digest.config import Config, load_config
 from digest.errors import ConfigError
 from digest.mailer import build_message

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from digest import periods
-from digest.analyze import Spike, Summary, summarize, to_quotes
+from digest.analysis import Spike, Summary, summarize, to_quotes
 from digest.errors import RenderError
 from digest.models import SourceHealth
 from digest.render import (

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from digest import periods
-from digest.analyze import PHRASE_SAMPLE, Summary, summarize, summarize_facts
+from digest.analysis import PHRASE_SAMPLE, Summary, summarize, summarize_facts
 from digest.models import Classification, Mention
 from digest.periods import Period, Window
 from digest.rollups import KEEP, Facts

@@ -19,6 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Final
+from zoneinfo import ZoneInfo
+
+from ..formatting import number, plain_line
+from ..periods import Window
+from ..rollups import Facts
+from .quotes import to_quotes
+from .summary import MAX_EMERGING, MAX_PHRASES, Capped, PhraseRow
 
 __all__ = ["EMERGING_GROWTH", "MIN_COUNT", "Phrase", "stopwords", "top_phrases"]
 
@@ -354,3 +361,50 @@ def _examples(group: _Group, postings: dict[Key, set[int]], texts: Sequence[str]
         return (0 if i in labelled else 1, abs(len(texts[i]) - 140), i)
 
     return tuple(heapq.nsmallest(k, group.docs, key=rank))
+
+
+# -- the digest's phrase lists -------------------------------------------------------------------------
+
+def phrase_section(cur: Facts, prev: Facts | None, n_comp: int, n_base: int, window: Window, previous_window: Window,
+             brand: str, tz: ZoneInfo) -> tuple[Capped[PhraseRow], Capped[PhraseRow], str]:
+    """Frequent and emerging complaint phrases, each with an example quote.
+
+    `n_comp` and `n_base` count every complaint of the two windows; the facts hold a sample of them.
+    """
+    sample = cur.complaint_sample
+    empty: Capped[PhraseRow] = Capped((), 0)
+    if not n_comp or sample.empty:
+        return empty, empty, ""
+    base_sample = prev.complaint_sample if prev is not None else sample.iloc[0:0]
+    if prev is None:
+        n_base = 0
+    fc = len(sample) / n_comp
+    fb = len(base_sample) / n_base if n_base else 1.0
+    span = (window.end_utc - window.start_utc) / (previous_window.end_utc - previous_window.start_utc)
+    # top_phrases compares rates as baseline_count * baseline_scale; sampling changes both counts
+    scale = span * fc / fb
+    found = top_phrases(sample["text"].astype(str).tolist(), base_sample["text"].astype(str).tolist(),
+                        limit=MAX_PHRASES * 3, baseline_scale=scale, exclude=[brand])
+    brand_words = _words_of(brand)
+    rows = []
+    for p in found:
+        words = _words_of(p.text)
+        if not words or words <= brand_words:  # "acme air" says nothing about the complaint
+            continue
+        count = round(p.count / fc)
+        baseline = round(p.baseline_count / fb)
+        growth = ""
+        if p.emerging:
+            expected = baseline * span
+            growth = "new" if expected == 0 else f"up {count / expected:.1f}×"
+        quote = to_quotes(sample.iloc[[p.examples[0]]], tz)[0] if p.examples else None
+        rows.append(PhraseRow(plain_line(p.text, 60), count, ("≈" if fc < 1 else "") + number(count), baseline,
+                              baseline * span, p.emerging, growth, quote))
+    emerging = [r for r in rows if r.emerging]
+    note = f"from a sample of {number(len(sample))} of {number(n_comp)} complaints" if fc < 1 else ""
+    top = Capped(tuple(rows[:MAX_PHRASES]), len(rows))
+    return top, Capped(tuple(emerging[:MAX_EMERGING]), len(emerging)), note
+
+
+def _words_of(brand: str) -> set[str]:
+    return {w for w in re.split(r"[^\w]+", brand.casefold()) if w}

@@ -1,0 +1,96 @@
+"""Mentions frames and rollup Facts: reading the counts every section starts from."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..periods import Window
+from ..rollups import Facts, bucket_edges, count_frame, topic_frame
+from .summary import PHRASE_SAMPLE
+
+
+@dataclasses.dataclass(frozen=True)
+class Counts:
+    """The basic figures of one frame."""
+
+    volume: int
+    negative: int
+    neutral: int
+    positive: int
+    complaints: int
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.volume * 100 if self.volume else 0.0
+
+    @property
+    def net(self) -> float:
+        return (self.positive - self.negative) / self.volume * 100 if self.volume else 0.0
+
+
+def counts_of(facts: Facts) -> Counts:
+    c = facts.counts
+    n = c["n"]
+    sentiment = c["sentiment"]
+    volume = int(n.sum())
+    neg = int(n[sentiment == "negative"].sum())
+    pos = int(n[sentiment == "positive"].sum())
+    return Counts(volume, neg, volume - neg - pos, pos, int(n[c["complaint"].astype(bool)].sum()))
+
+
+def only_channels(df: pd.DataFrame, channels: Sequence[str] | None) -> pd.DataFrame:
+    """Rows of the recipient's channels (the caller usually filtered already; this makes sure)."""
+    if channels is None or df.empty:
+        return df
+    return df[df["channel"].isin(list(channels))]
+
+
+def topic_lists(df: pd.DataFrame) -> pd.Series:
+    """The topics column exploded to one row per (mention, topic), indexed like `df`."""
+    exploded = df["topics"].explode()
+    return exploded[exploded.map(lambda t: isinstance(t, str) and t != "")]
+
+
+def as_number(value: object) -> float:
+    """A float column's value, 0.0 for missing (NaN or None)."""
+    if isinstance(value, numbers.Real) and not math.isnan(value):
+        return float(value)
+    return 0.0
+
+
+COLUMNS = ("id", "source", "channel", "external_id", "url", "title", "text", "author", "published",
+            "influence", "polarity", "sentiment", "complaint", "topics", "score")
+
+
+EMPTY_DTYPES = {"id": "int64", "published": "datetime64[ns, UTC]", "complaint": "bool",
+                 "influence": "float64", "polarity": "float64", "score": "float64"}
+
+
+def prepare(df: pd.DataFrame, window: Window, channels: Sequence[str] | None) -> pd.DataFrame:
+    """The rows of `window` and the recipient's channels, positionally indexed."""
+    if df.empty and not set(COLUMNS) <= set(df.columns):  # a bare pd.DataFrame() means "no mentions"
+        df = pd.DataFrame({c: pd.Series(dtype=EMPTY_DTYPES.get(c, "object")) for c in COLUMNS})
+    if not df.empty:
+        published = df["published"]
+        df = df[(published >= window.start_utc) & (published < window.end_utc)]
+    return only_channels(df, channels).reset_index(drop=True)
+
+
+def sentiment_codes(df: pd.DataFrame) -> np.ndarray:
+    """0 negative, 1 neutral (anything unrecognised), 2 positive."""
+    s = df["sentiment"].to_numpy()
+    return np.where(s == "negative", 0, np.where(s == "positive", 2, 1))
+
+
+def facts_from_frame(df: pd.DataFrame, window: Window, *, trend: bool = True) -> Facts:
+    """The Facts of a frame of every mention of `window` (and the recipient's channels, see prepare)."""
+    comp = df[df["complaint"].astype(bool)]
+    # phrase mining is the one step that is not vectorised: a fixed-seed sample on large volumes
+    sample = comp.sample(n=PHRASE_SAMPLE, random_state=0) if len(comp) > PHRASE_SAMPLE else comp
+    return Facts(count_frame(df, bucket_edges(window, trend)), topic_frame(df), df, sample, exhaustive=True)
