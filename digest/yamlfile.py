@@ -49,8 +49,64 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out
 
 
+# An alias copies a whole value wherever it is used, so nine levels of nine aliases make a few hundred bytes
+# stand for 387 million values (the "billion laughs"): loading is refused once aliases have added this many
+# values, which is far more than any real configuration repeats. Plain values need no bound: each one is
+# written out in the file.
+MAX_ALIAS_EXPANSION = 100_000
+# Composing, walking and validating a value recurse once per level; far below Python's recursion limit.
+MAX_DEPTH = 100
+
+
+class _TooLarge(Exception):
+    """The document is refused before it is expanded; `line` is 1-based."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (the second one silently wins otherwise)."""
+    """SafeLoader that refuses duplicate keys (the second one silently wins otherwise) and bounds the work of
+    loading: what aliases expand to, and how deep values nest; an alias inside the value it names is refused."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> values in it once aliases are expanded
+        self._expanded = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            size = self._sizes.get(id(node))
+            if size is None:  # the anchored value is still being read: the alias is inside it
+                raise _TooLarge(line, f"alias *{event.anchor} is used inside the value it names (a loop)")
+            self._expanded += size
+            if self._expanded > MAX_ALIAS_EXPANSION:
+                raise _TooLarge(line, f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} values "
+                                "(an alias bomb?); write the values out instead")
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _TooLarge(line, f"values nest deeper than {MAX_DEPTH} levels")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is not None:
+            self._sizes[id(node)] = 1 + sum(self._sizes[id(child)] for child in _children(node))
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: yaml.SafeLoader, problems: list[str],
@@ -93,6 +149,10 @@ def load_yaml(path: Path) -> LocatedYaml:
         loader = _UniqueKeyLoader(text)
         node = loader.get_single_node()
         data = {} if node is None else _walk(node, (), lines, loader, problems, path)
+    except _TooLarge as exc:
+        raise ConfigError([f"{path.name}:{exc.line}: YAML refused: {exc}"]) from None
+    except RecursionError:  # MAX_DEPTH keeps this out of reach; never a traceback all the same
+        raise ConfigError([f"{path.name}: YAML refused: values nest too deeply"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""

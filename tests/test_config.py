@@ -199,3 +199,49 @@ def test_preset_names_match_the_sources_layer(tmp_path: Path) -> None:
     write(tmp_path, SOURCES.replace("    url: feed.xml", "    url: feed.xml\n    preset: redit"))
     [problem] = problems(tmp_path)
     assert problem.startswith("sources.yaml:9: sources[0].preset: Input should be 'google_alerts'")
+
+
+# -- bounded loading: alias bombs, alias loops, deep nesting ----------------------------------------------
+
+def _laughs(levels: int, width: int) -> str:
+    """`levels` anchored lists, each holding `width` aliases of the one before: width**levels values."""
+    rows = [f"l0: &l0 [{', '.join(['lol'] * width)}]"]
+    rows += [f"l{k}: &l{k} [{', '.join([f'*l{k - 1}'] * width)}]" for k in range(1, levels)]
+    return "\n".join(rows) + "\n"
+
+
+def test_an_alias_bomb_is_refused_at_the_alias_that_crosses_the_bound(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, SOURCES + "x_bomb:\n" + "".join("  " + ln + "\n" for ln in _laughs(9, 9).splitlines()))
+    # the levels before l5 expand to 66,429 values and each alias in l5 (line 23) to 59,049 more: it stops there
+    assert problems(tmp_path) == ["sources.yaml:23: YAML refused: aliases expand to more than 100,000 values "
+                                  "(an alias bomb?); write the values out instead"]
+    bad = run_cli(capsys, "--config", str(tmp_path), "check")
+    assert bad.code == 2 and "Traceback" not in bad.err
+    assert bad.err.startswith("sources.yaml:23: YAML refused: aliases expand")
+
+
+def test_a_bomb_of_merge_keys_is_refused_too(tmp_path: Path) -> None:
+    rows = ["m0: &m0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8}"]
+    rows += [f"m{k}: &m{k} {{<<: [{', '.join([f'*m{k - 1}'] * 8)}]}}" for k in range(1, 9)]
+    write(tmp_path, recipients=RECIPIENTS + "\n".join(rows) + "\n")
+    [problem] = problems(tmp_path)
+    assert problem.startswith("recipients.yaml:14: YAML refused: aliases expand to more than 100,000")
+
+
+def test_aliases_that_repeat_a_little_still_load(tmp_path: Path) -> None:
+    write(tmp_path, SOURCES.replace("keywords: [acme]", "keywords: &kw [acme, acme air]").replace(
+        "topics:", "praise_topics:\n  Brand: *kw\ntopics:"))
+    assert load_config(tmp_path).sources.praise_topics == {"Brand": ["acme", "acme air"]}
+
+
+@pytest.mark.parametrize("text, line", [("  keywords: &r [acme, *r]", 3), ("  keywords: &r {x: [*r]}", 3)])
+def test_an_alias_inside_the_value_it_names_is_refused(tmp_path: Path, text: str, line: int) -> None:
+    write(tmp_path, SOURCES.replace("  keywords: [acme]", text))
+    assert problems(tmp_path) == [f"sources.yaml:{line}: YAML refused: alias *r is used inside the value it names "
+                                  "(a loop)"]
+
+
+def test_deep_nesting_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    write(tmp_path, SOURCES + "deep: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    assert problems(tmp_path) == ["sources.yaml:17: YAML refused: values nest deeper than 100 levels"]

@@ -233,13 +233,21 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> 
 @pytest.mark.slow
 
 @contextlib.contextmanager
-def _serve(config_dir: Path, outbox: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+def _serve(config_dir: Path, outbox: Path, *, memory_limit: int | None = None
+           ) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """`digest -v serve` in a process of its own, its stderr lines collected as they come; killed if still
-    running when the block ends (the block stops it with SIGTERM)."""
+    running when the block ends (the block stops it with SIGTERM). `memory_limit` (bytes of address space)
+    keeps a runaway from taking the machine with it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["DIGEST_OUTBOX"] = str(outbox)
+
+    def limit() -> None:
+        if memory_limit is not None:
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
     proc = subprocess.Popen([sys.executable, "-m", "digest", "-v", "--config", str(config_dir), "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=limit)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
     reader.start()
@@ -316,3 +324,31 @@ def test_sighup_rereads_the_configuration_and_a_broken_one_is_refused(tmp_path: 
     refused = [ln for ln in lines if "reload: sources.yaml:" in ln]
     assert refused and "ingest_evry_minutes" in refused[0], log
     assert "Traceback" not in log
+
+
+def test_sighup_with_an_alias_bomb_keeps_the_configuration_and_sigterm_still_stops(tmp_path: Path) -> None:
+    write_config(tmp_path, ingest_every_minutes=7)
+    write_exports(tmp_path, datetime.now(UTC) - timedelta(hours=1))
+    with _serve(tmp_path, tmp_path / "outbox", memory_limit=4 << 30) as (proc, lines):
+
+        def seen(text: str) -> bool:
+            return any(text in ln for ln in list(lines)) or proc.poll() is not None
+
+        _wait_for(lambda: seen("3 sources: 3 ok"), "the first ingest", timeout=60)
+        good = (tmp_path / "recipients.yaml").read_text()
+        bomb = [f"l0: &l0 [{', '.join(['lol'] * 9)}]"] + [
+            f"l{k}: &l{k} [{', '.join([f'*l{k - 1}'] * 9)}]" for k in range(1, 9)]
+        (tmp_path / "recipients.yaml").write_text(good + "\n".join(bomb) + "\nloop: &r [a, *r]\n")
+        proc.send_signal(signal.SIGHUP)
+        _wait_for(lambda: seen("reload: configuration not changed"), "the refused reload", timeout=30)
+        assert proc.poll() is None, "".join(lines)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        stopped_in = time.monotonic() - t0
+    log = "".join(lines)
+    assert proc.returncode == 0, log
+    assert stopped_in < 30
+    refused = [ln for ln in lines if "reload: recipients.yaml:" in ln]
+    assert len(refused) == 1 and "YAML refused: aliases expand to more than 100,000 values" in refused[0], log
+    assert "Traceback" not in log and "MemoryError" not in log
