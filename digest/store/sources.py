@@ -58,15 +58,7 @@ class Sources(StoreBase):
                 conn.execute(sa.insert(sources), fresh)
             shapes: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
             for r in results:
-                values: dict[str, Any] = {"channel": r.channel, "last_attempt": at}
-                if r.status != "error":
-                    values.update(last_success=at, last_error=None, consecutive_failures=0)
-                    if r.status == "ok":  # an unchanged feed says nothing new about its size
-                        values["last_items"] = r.items_seen
-                    if r.state:
-                        values["state"] = json.dumps(r.state)
-                else:
-                    values["last_error"] = r.error or "failed"
+                values = _outcome(r, at)
                 shapes.setdefault((r.status == "error", tuple(sorted(values))), []).append({**values, "b_name": r.name})
             for (failed, columns), rows in shapes.items():
                 sets: dict[str, Any] = {c: sa.bindparam(c) for c in columns}
@@ -75,18 +67,10 @@ class Sources(StoreBase):
                 conn.execute(sa.update(sources).where(sources.c.name == sa.bindparam("b_name")).values(sets), rows)
 
     def _record_source(self, conn: Connection, result: SourceResult, at: datetime) -> None:
-        ok = result.status != "error"
         row = conn.execute(sa.select(sources).where(sources.c.name == result.name)).mappings().first()
-        values: dict[str, Any] = {"channel": result.channel, "last_attempt": at}
-        if ok:
-            values.update(last_success=at, last_error=None, consecutive_failures=0)
-            if result.status == "ok":  # an unchanged feed says nothing new about its size
-                values["last_items"] = result.items_seen
-            if result.state:
-                values["state"] = json.dumps(result.state)
-        else:
-            values.update(last_error=result.error or "failed",
-                          consecutive_failures=(row["consecutive_failures"] if row else 0) + 1)
+        values = _outcome(result, at)
+        if result.status == "error":
+            values["consecutive_failures"] = (row["consecutive_failures"] if row else 0) + 1
         if row is None:
             conn.execute(sa.insert(sources).values(name=result.name, **values))
         else:
@@ -106,3 +90,17 @@ class Sources(StoreBase):
                 out.append(SourceHealth(name, r["channel"], r["last_attempt"], r["last_success"], r["last_error"],
                                         r["consecutive_failures"], r["last_items"]))
         return out
+
+
+def _outcome(result: SourceResult, at: datetime) -> dict[str, Any]:
+    """The columns one attempt sets (a failure's count of consecutive failures is the caller's)."""
+    values: dict[str, Any] = {"channel": result.channel, "last_attempt": at}
+    if result.status != "error":
+        values.update(last_success=at, last_error=None, consecutive_failures=0)
+        if result.status == "ok":  # an unchanged feed says nothing new about its size
+            values["last_items"] = result.items_seen
+        if result.state:
+            values["state"] = json.dumps(result.state)
+    else:
+        values["last_error"] = result.error or "failed"
+    return values
