@@ -306,8 +306,9 @@ def due_windows(config: Config, store: Store, recipient: Recipient, period: Peri
 
     After downtime the missed windows since the last one sent are caught up (at most MAX_CATCH_UP,
     the newest); a new installation or a new recipient starts with the latest due window only,
-    never with all of history. A window whose send failed (or was interrupted) is retried as long
-    as it is among the newest MAX_CATCH_UP, even on a first run and whatever was sent since.
+    never with all of history. A window whose send failed (or was interrupted) is retried while it is
+    among the newest MAX_CATCH_UP and no later window of the period has been sent (then it is logged and
+    skipped: the later digest already told the reader more), even on a first run.
     """
     tz = recipient_tz(config, recipient)
     installed = datetime.fromisoformat(store.setdefault_meta(INSTALLED_AT, now.isoformat()))
@@ -328,8 +329,14 @@ def due_windows(config: Config, store: Store, recipient: Recipient, period: Peri
         fresh = [w for w in newest[:1] if first is not None and first < w.end_utc]
     else:
         fresh = [w for w in since_install if w.key > last_sent]
-    # attempted but not sent (failed, or a claim the ledger will hand over once it is stale)
-    retry = [w for w in newest if states.get(w.key, "sent") != "sent"]
+    # attempted but not sent (failed, or a claim the ledger will hand over once it is stale): retried until a
+    # later digest of the kind has gone out, after which it is stale news and the later one replaced it
+    unsent = [w for w in newest if states.get(w.key, "sent") != "sent"]
+    retry = [w for w in unsent if last_sent is None or w.key > last_sent]
+    for w in unsent:
+        if w not in retry:
+            log.warning("%s: %s not retried (%s): %s has gone out since", recipient.email, w.key, states[w.key],
+                     last_sent)
     due = {w.key: w for w in fresh + retry if states.get(w.key) != "sent"}
     return sorted(due.values(), key=lambda w: w.start)
 

@@ -531,6 +531,52 @@ def test_a_failed_first_send_is_not_lost_when_the_next_run_is_a_day_later(ledger
         ("ceo@acme.example", "daily:2026-04-14"), ("ceo@acme.example", "daily:2026-04-15")]
 
 
+def _send_now(h: History, smtp: SmtpServer, period: Period, at: datetime, to: str) -> list[tuple[str, str, str]]:
+    """`digest send PERIOD --date AT --to TO`: the last complete window before `at`, whatever the ledger says."""
+    out = pipeline.send_period(h.config, h.store, _mailer(smtp), period, at=at, templates=TEMPLATES, to=to)
+    return [(d.recipient, d.window.key, d.status) for d in out]
+
+
+def test_a_failed_digest_is_not_retried_once_a_later_one_has_gone_out(ledger: History, smtp_server: SmtpServer,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    ceo = "ceo@acme.example"
+    smtp_server.fail_with = "451 4.3.0 try again later"
+    assert _send(ledger, smtp_server, ny(2026, 4, 6, 8), period="weekly", only=[ceo]) == [
+        (ceo, "weekly:2026-W14", "failed")]
+    smtp_server.fail_with = None
+    # a week later ops fixed the server and sent this week's digest by hand: last week's is stale news now
+    assert _sent(_send_now(ledger, smtp_server, "weekly", ny(2026, 4, 13, 8), ceo)) == [(ceo, "weekly:2026-W15")]
+    with caplog.at_level("WARNING", logger="digest.pipeline"):
+        assert _send(ledger, smtp_server, ny(2026, 4, 13, 8, 15), period="weekly", only=[ceo]) == []
+    assert caplog.messages == [f"{ceo}: weekly:2026-W14 not retried (failed): weekly:2026-W15 has gone out since"]
+    assert ledger.store.delivery_status(ceo, "weekly:2026-W14") == "failed"
+    assert [m["Subject"] for m in smtp_server.messages] == [smtp_server.messages[0]["Subject"]]
+    assert "Week 15" in str(smtp_server.messages[0]["Subject"])
+
+
+def test_a_failed_digest_is_retried_beside_the_next_one_until_that_has_gone_out(ledger: History,
+                                                                                 smtp_server: SmtpServer) -> None:
+    ceo = "ceo@acme.example"
+    smtp_server.fail_with = "451 4.3.0 try again later"
+    assert _send(ledger, smtp_server, ny(2026, 4, 6, 8), period="weekly", only=[ceo])[0][2] == "failed"
+    assert _send(ledger, smtp_server, ny(2026, 4, 13, 8), period="weekly", only=[ceo]) == [
+        (ceo, "weekly:2026-W14", "failed"), (ceo, "weekly:2026-W15", "failed")]
+    smtp_server.fail_with = None
+    assert _sent(_send(ledger, smtp_server, ny(2026, 4, 13, 9), period="weekly", only=[ceo])) == [
+        (ceo, "weekly:2026-W14"), (ceo, "weekly:2026-W15")]
+
+
+def test_runs_after_a_manual_send_start_from_the_installation(ledger: History, smtp_server: SmtpServer) -> None:
+    """A digest sent by hand before the first `digest run` does not make that run catch up everything since."""
+    ceo = "ceo@acme.example"
+    assert _sent(_send_now(ledger, smtp_server, "daily", ny(2026, 4, 2, 8), ceo)) == [(ceo, "daily:2026-04-01")]
+    assert _sent(_send(ledger, smtp_server, ny(2026, 4, 15, 10), period="daily", only=[ceo])) == [
+        (ceo, "daily:2026-04-14")]
+    # from then on, what fell due after the installation is caught up: the 15th and 16th, not the 13th
+    assert _sent(_send(ledger, smtp_server, ny(2026, 4, 17, 8), period="daily", only=[ceo])) == [
+        (ceo, "daily:2026-04-15"), (ceo, "daily:2026-04-16")]
+
+
 # -- overlapping `digest run` processes ------------------------------------------------------------------------
 
 @pytest.mark.slow
