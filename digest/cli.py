@@ -35,7 +35,10 @@ class Context:
     traceback: bool
 
     def config(self) -> Config:
-        return load_config(self.config_dir)
+        config = load_config(self.config_dir)
+        for line in config.warnings:
+            log.warning("%s", line)
+        return config
 
     def store(self) -> Store:
         return Store.open(self.db or os.environ.get("DIGEST_DB") or default_url(self.config_dir),
@@ -105,7 +108,9 @@ def _now(date_: str | None, config: Config) -> datetime | date:
 @pass_ctx
 def check(c: Context) -> None:
     """Validate sources.yaml and recipients.yaml (and SMTP settings); list every problem."""
-    config = c.config()
+    config = load_config(c.config_dir)
+    for line in config.warnings:
+        click.echo(line, err=True)
     settings = smtp_settings(os.environ)
     srcs = config.sources.sources
     disabled = sum(1 for s in srcs if not s.enabled)
@@ -113,7 +118,9 @@ def check(c: Context) -> None:
     delivery = (f"SMTP {settings.host}:{settings.port}" if settings
                 else f"outbox {outbox_dir(config.directory, os.environ)}")
     click.echo(f"{config.directory}: configuration is valid: {len(srcs)} sources ({disabled} disabled), "
-               f"{n} recipient{'s' if n != 1 else ''}, {len(config.sources.topics)} topics; delivery: {delivery}")
+               f"{n} recipient{'s' if n != 1 else ''}, {len(config.sources.topics)} topics; delivery: {delivery}"
+               + (f"; {len(config.warnings)} warning{'s' if len(config.warnings) != 1 else ''}"
+                  if config.warnings else ""))
 
 
 def _report_ingest(report: IngestReport) -> ExitStatus:

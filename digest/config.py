@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError
 from .periods import PERIODS, Period
-from .yamlfile import LocatedYaml, load_yaml
+from .yamlfile import LocatedYaml, format_loc, load_yaml
+from .zones import zone_advice
 
 SOURCES_FILE = "sources.yaml"
 RECIPIENTS_FILE = "recipients.yaml"
@@ -233,6 +234,8 @@ class Config:
     directory: Path
     sources: SourcesConfig
     recipients: RecipientsConfig
+    # valid but probably not meant (`timezone: EST`): `digest check` lists them, other commands log them
+    warnings: tuple[str, ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -318,7 +321,25 @@ def load_config(directory: Path) -> Config:
     if problems:
         raise ConfigError(problems)
     assert sources is not None and recipients is not None
-    return Config(directory, sources, recipients)
+    warnings = _zone_warnings(sources, docs[SOURCES_FILE], recipients, docs[RECIPIENTS_FILE])
+    return Config(directory, sources, recipients, tuple(warnings))
+
+
+def _zone_warnings(sources: SourcesConfig, sdoc: LocatedYaml, recipients: RecipientsConfig,
+                   rdoc: LocatedYaml) -> list[str]:
+    """A fixed offset or a legacy name where a place was probably meant (EST has no summer time)."""
+    zones: list[tuple[LocatedYaml, tuple[str | int, ...], str | None]] = [(sdoc, ("timezone",), sources.timezone)]
+    zones += [(sdoc, ("sources", i, "timezone"), getattr(s, "timezone", None))
+              for i, s in enumerate(sources.sources)]
+    zones.append((rdoc, ("timezone",), recipients.timezone))
+    zones += [(rdoc, ("recipients", i, "timezone"), r.timezone) for i, r in enumerate(recipients.recipients)]
+    out = []
+    for doc, loc, name in zones:
+        advice = zone_advice(name) if name else None
+        if advice:
+            line = doc.line_of(loc)
+            out.append(f"{doc.path.name}:{line}: warning: {format_loc(loc)}: {advice}")
+    return out
 
 
 def _cross_check(sources: SourcesConfig, recipients: RecipientsConfig, doc: LocatedYaml) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -245,3 +248,51 @@ def test_an_alias_inside_the_value_it_names_is_refused(tmp_path: Path, text: str
 def test_deep_nesting_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
     write(tmp_path, SOURCES + "deep: " + "[" * 50_000 + "]" * 50_000 + "\n")
     assert problems(tmp_path) == ["sources.yaml:17: YAML refused: values nest deeper than 100 levels"]
+
+
+# -- time zones that are valid but probably not meant ------------------------------------------------------
+
+def test_fixed_offset_and_legacy_zones_are_warned_of_with_the_zone_meant(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, SOURCES.replace("timezone: America/New_York", "timezone: EST").replace(
+              "    channel: call_center\n", "    channel: call_center\n    timezone: Etc/GMT+2\n"),
+          RECIPIENTS.replace("timezone: America/New_York", "timezone: US/Pacific").replace(
+              "    channels: [twitter]", "    channels: [twitter]\n    timezone: Etc/GMT-9\n"
+              "  - name: Lee\n    email: lee@acme.example\n    timezone: GMT\n"
+              "  - name: Kim\n    email: kim@acme.example\n    timezone: Asia/Tokyo"))
+    config = load_config(tmp_path)
+    assert config.warnings == (
+        "sources.yaml:4: warning: timezone: 'EST' is UTC−5 all year, without daylight saving; you probably mean "
+        "America/New_York",
+        "sources.yaml:14: warning: sources[1].timezone: 'Etc/GMT+2' means UTC−2 all year, without daylight saving "
+        "(these names reverse the sign); name the place instead, e.g. Europe/Athens for UTC+2 or America/Noronha "
+        "for UTC−2",
+        "recipients.yaml:2: warning: timezone: 'US/Pacific' is a legacy name; write America/Los_Angeles "
+        "(the same clocks)",
+        "recipients.yaml:9: warning: recipients[0].timezone: 'Etc/GMT-9' means UTC+9 all year, without daylight "
+        "saving (these names reverse the sign); name the place instead, e.g. America/Anchorage for UTC−9 or "
+        "Asia/Tokyo for UTC+9",
+        "recipients.yaml:12: warning: recipients[1].timezone: 'GMT' is UTC all year, without British Summer Time; "
+        "you probably mean Europe/London (or UTC for plain UTC)")
+    checked = run_cli(capsys, "--config", str(tmp_path), "check")
+    assert checked.code == 0
+    assert checked.err.splitlines() == list(config.warnings)
+    assert checked.out.rstrip().endswith("; 5 warnings")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Etc/UTC", "America/New_York", "Asia/Kolkata", "Europe/London",
+                                  "America/Argentina/Buenos_Aires"])
+def test_place_and_utc_zones_get_no_warning(tmp_path: Path, zone: str) -> None:
+    write(tmp_path, SOURCES.replace("timezone: America/New_York", f"timezone: {zone}"),
+          RECIPIENTS.replace("timezone: America/New_York", f"timezone: {zone}"))
+    assert load_config(tmp_path).warnings == ()
+
+
+def test_a_zone_warning_is_logged_when_any_command_loads_the_configuration(tmp_path: Path) -> None:
+    write(tmp_path, SOURCES.replace("timezone: America/New_York", "timezone: CST6CDT"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run([sys.executable, "-m", "digest", "--config", str(tmp_path), "preview", "daily",
+                             "--format", "json"], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ("WARNING digest: sources.yaml:4: warning: timezone: 'CST6CDT' is a legacy name for US "
+                             "Central time; you probably mean America/Chicago\n")
