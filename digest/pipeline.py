@@ -76,6 +76,8 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
             raise DigestError(f"another ingest is still running on this store after {lock_wait:.0f} s")
         store.setdefault_meta(INSTALLED_AT, now.isoformat())
         states = store.source_states()  # read once: the fetching threads and workers need no database
+        # a post several sources deliver is credited to the first of them in sources.yaml, whichever is stored first
+        rank = {s.name: i for i, s in enumerate(config.sources.sources)}
 
         def one(spec: SourceSpec) -> SourceResult:
             return fetch_one(spec, config=config, state=states.get(spec.name, {}), now=now,
@@ -102,7 +104,7 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
                 fresh, scores, finished = classifying_batches.pop(0)
                 if fresh:
                     new += store.add_mentions([(m, c) for (m, _, _), c in zip(fresh, scores(), strict=True)],
-                                              fetched=now, by_text=[by_text for _, by_text, _ in fresh])
+                                              fetched=now, by_text=[by_text for _, by_text, _ in fresh], rank=rank)
                 store.record_sources(finished, at=now)
 
             def store_batch() -> None:
@@ -110,6 +112,8 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
                 # entries stored before (a changed feed serves mostly those) are not classified again
                 seen = store.seen([(m, by_text) for m, by_text, _ in waiting])
                 fresh = [item for item, known in zip(waiting, seen, strict=True) if not known]
+                store.seen_again([(m, by_text) for (m, by_text, _), known in zip(waiting, seen, strict=True) if known],
+                                 rank=rank)
                 todo = classifying.submit([classified_text(m) for m, _, c in fresh if c is None])
 
                 def scores() -> list[Classification]:

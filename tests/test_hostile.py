@@ -253,3 +253,41 @@ def check_text(text: str) -> None:
         assert bad not in text.lower(), bad
     assert "<img" not in text and "onerror" not in text
     assert "A" * 1000 not in text
+
+
+# -- a post two sources deliver ---------------------------------------------------------------------------
+
+def test_a_post_two_sources_deliver_is_credited_by_sources_yaml_order_in_every_run(
+        tmp_path: Path, clean_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's example: a blog post reached through Google Alerts and through the blog's own feed. Whichever
+    source is fetched (and stored) first, the post counts once, for the source listed first in sources.yaml,
+    and keeps both sources."""
+    posts = complaints("p", 4)
+    with serving() as server:
+        server.static("/blog", feed_xml(posts))
+        # Google Alerts gives the same posts under ids and titles of its own
+        server.static("/alerts", feed_xml([Item(f"alert-{p.guid}", f"Alert: {p.title}", p.text, link=p.link,
+                                                published=p.published) for p in posts]))
+        project = write_project(tmp_path / "p", [
+            feed_source("Blog feed", server.url("/blog"), channel="blog"),
+            feed_source("Google Alerts", server.url("/alerts"), channel="news"),
+        ])
+        # Google Alerts is stored first (alone, as when the blog's feed is slow or down) ...
+        assert run_cli(capsys, "--config", str(project), "ingest", "--source", "Google Alerts").code == 0
+        assert {s for s, _ in mention_ids(db_path(project))} == {"Google Alerts"}
+        # ... and the next full run credits the posts to the blog's feed, listed first
+        assert run_cli(capsys, "--config", str(project), "ingest").code == 0
+        assert run_cli(capsys, "--config", str(project), "ingest").code == 0
+    assert mention_ids(db_path(project)) == {("Blog feed", p.guid) for p in posts}
+    store = Store.open(f"sqlite:///{db_path(project)}")
+    try:
+        frame = store.mentions(datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(days=1))
+        assert set(frame["channel"]) == {"blog"}
+        assert set(map(tuple, store.sources_of(frame["id"]).values())) == {("Blog feed", "Google Alerts")}
+        utc = ZoneInfo("UTC")
+        facts = store.facts(periods.Window("monthly", datetime.now(utc) - timedelta(days=60),
+                                           datetime.now(utc) + timedelta(days=1)))
+    finally:
+        store.close()
+    # the rollups moved with the credit: no channel counts a post twice
+    assert facts.counts[facts.counts["n"] != 0].groupby("channel")["n"].sum().to_dict() == {"blog": 4}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from digest.errors import StoreError
 from digest.models import Classification, Mention, SourceResult
+from digest.periods import window_containing
 from digest.store import STALE_CLAIM, Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -122,3 +124,62 @@ def test_unreachable_store_is_a_clear_error(tmp_path: object) -> None:
     assert "cannot open the store" in str(info.value) and "secret" not in str(info.value)
     with pytest.raises(StoreError):
         Store.open("sqlite:////proc/forbidden/x.sqlite3")
+
+
+# -- a post that several sources deliver --------------------------------------------------------------
+
+def _copy(source: str, channel: str, i: int = 1) -> Mention:
+    """The same blog post as one source or another delivers it (its own id and channel, the same link)."""
+    return Mention(source, channel, f"{source}-{i}", f"https://blog.example.com/post-{i}", "Post",
+                   f"post {i}: the refund never arrived and nobody answers the phone at all", "bob",
+                   NOW - timedelta(hours=1))
+
+
+DAY = window_containing("daily", NOW - timedelta(hours=1), ZoneInfo("UTC"))
+
+
+def _by_channel(store: Store) -> dict[str, int]:
+    counts = store.facts(DAY).counts.groupby("channel")["n"].sum()
+    return {str(c): int(n) for c, n in counts.items() if n}
+
+
+RANK = {"Blog feed": 0, "Google Alerts": 1}
+
+
+@pytest.mark.parametrize("path", ["add", "seen_again"])
+def test_a_post_is_credited_to_the_first_source_in_sources_yaml_whichever_is_stored_first(store: Store,
+                                                                                         path: str) -> None:
+    assert store.add_mentions([(_copy("Google Alerts", "news"), NEG)], fetched=NOW, rank=RANK) == 1
+    assert _by_channel(store) == {"news": 1}
+    first = _copy("Blog feed", "blog")
+    if path == "add":  # it reaches the store in a later batch
+        assert store.add_mentions([(first, NEG)], fetched=NOW, rank=RANK) == 0
+    else:  # the ingest saw it is stored already
+        assert store.seen([(first, True)]) == [True]
+        store.seen_again([(first, True)], rank=RANK)
+    [row] = store.mentions(NOW - timedelta(days=1), NOW).to_dict("records")
+    assert (row["source"], row["channel"], row["external_id"]) == ("Blog feed", "blog", "Blog feed-1")
+    assert _by_channel(store) == {"blog": 1}  # the rollups moved with it: no channel counts it twice
+    assert set(store.facts(DAY).ranked["channel"]) == {"blog"}  # and the quote candidates
+    assert store.sources_of([row["id"]]) == {row["id"]: ["Blog feed", "Google Alerts"]}
+    # seen again later by the second source: the credit stays, nothing is counted twice
+    assert store.add_mentions([(_copy("Google Alerts", "news"), NEG)], fetched=NOW, rank=RANK) == 0
+    store.seen_again([(_copy("Google Alerts", "news"), True)], rank=RANK)
+    assert _by_channel(store) == {"blog": 1}
+    assert store.count_mentions() == 1
+
+
+def test_copies_in_one_batch_are_credited_by_source_order_not_arrival(store: Store) -> None:
+    items = [(_copy("Google Alerts", "news", i), NEG) for i in range(3)] + \
+            [(_copy("Blog feed", "blog", i), NEG) for i in range(3)]
+    assert store.add_mentions(items, fetched=NOW, rank=RANK) == 3
+    assert set(store.mentions(NOW - timedelta(days=1), NOW)["source"]) == {"Blog feed"}
+    assert _by_channel(store) == {"blog": 3}
+    assert all(s == ["Blog feed", "Google Alerts"] for s in store.sources_of(range(1, 10)).values())
+
+
+def test_without_a_rank_the_copy_stored_first_keeps_the_credit(store: Store) -> None:
+    store.add_mentions([(_copy("Google Alerts", "news"), NEG)], fetched=NOW)
+    store.add_mentions([(_copy("Blog feed", "blog"), NEG)], fetched=NOW)
+    assert list(store.mentions(NOW - timedelta(days=1), NOW)["source"]) == ["Google Alerts"]
+    assert _by_channel(store) == {"news": 1}

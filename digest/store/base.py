@@ -14,7 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from filelock import FileLock, Timeout
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from ..errors import StoreError
@@ -156,3 +158,11 @@ def store_error(ctx: sa.engine.ExceptionContext, *, url: str, busy_timeout: floa
     exc = ctx.sqlalchemy_exception
     if isinstance(exc, OperationalError) or type(exc) is DatabaseError:
         raise StoreError(f"store {url}: {reason(exc, busy_timeout)}") from None
+
+
+def insert_missing(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows`, skipping those whose primary key is stored already."""
+    if not rows:
+        return
+    insert = sqlite_dialect.insert(table) if conn.dialect.name == "sqlite" else pg_dialect.insert(table)
+    conn.execute(insert.on_conflict_do_nothing(), list(rows))

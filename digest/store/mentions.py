@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,9 +25,18 @@ from ..rollups import (
     sample_of,
 )
 from ..text import normalize, text_key
-from .base import StoreBase, chunks, reason, shown_url, utc_at
-from .rollups import add_rollups
-from .schema import FRAME_COLUMNS, ROLLUP_COLUMNS, UTCDateTime, mention_keys, mention_rollups, mentions, mentions_frame
+from .base import StoreBase, chunks, insert_missing, reason, shown_url, utc_at
+from .rollups import add_rollups, remove_rollups
+from .schema import (
+    FRAME_COLUMNS,
+    ROLLUP_COLUMNS,
+    UTCDateTime,
+    mention_keys,
+    mention_rollups,
+    mention_sources,
+    mentions,
+    mentions_frame,
+)
 
 
 def _normalize_url(url: str) -> str:
@@ -69,41 +78,71 @@ class Mentions(StoreBase):
     """Adding and reading mentions."""
 
     def add_mentions(self, items: Sequence[tuple[Mention, Classification]], *, fetched: datetime,
-                     by_text: bool | Sequence[bool] = True) -> int:
+                     by_text: bool | Sequence[bool] = True, rank: Mapping[str, int] | None = None) -> int:
         """Store the mentions not seen before; return how many were new.
 
-        `by_text` (see mention_keys_of): one flag for every item, or one per item.
+        `by_text` (see mention_keys_of): one flag for every item, or one per item. `rank`: source name ->
+        its place in sources.yaml. A post that several sources deliver is stored once, credited to the
+        first of them in that order (not to whichever worker stored it first), and keeps every source it
+        was seen in (`sources_of`); without `rank`, the copy stored first keeps the credit.
         """
         if not items:
             return 0
         flags = [by_text] * len(items) if isinstance(by_text, bool) else list(by_text)
         try:
             with self.engine.begin() as conn:
-                return self._add(conn, items, fetched, flags)
+                return self._add(conn, items, fetched, flags, rank)
         except IntegrityError:
             # another instance stored some of them between our look-up and insert: one at a time
             added = 0
             for item, flag in zip(items, flags, strict=True):
                 try:
                     with self.engine.begin() as conn:
-                        added += self._add(conn, [item], fetched, [flag])
+                        added += self._add(conn, [item], fetched, [flag], rank)
                 except IntegrityError:
                     continue
             return added
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot store mentions in {shown_url(str(self.url))}: {reason(exc)}") from None
 
+    def seen_again(self, items: Sequence[tuple[Mention, bool]], *, rank: Mapping[str, int] | None = None) -> None:
+        """Record the sources of mentions already stored (`seen` said so), and move the credit for each to
+        the first of its sources in `rank` (see add_mentions)."""
+        if not items:
+            return
+        with self.engine.begin() as conn:
+            _seen_again(conn, [(m, mention_keys_of(m, by_text=flag)) for m, flag in items], _key_ids(
+                conn, {k for m, flag in items for k in mention_keys_of(m, by_text=flag)}), rank)
+
+    def sources_of(self, ids: Iterable[int]) -> dict[int, list[str]]:
+        """Mention id -> every source it was seen in, the one it is credited to first."""
+        wanted = sorted(set(ids))
+        out: dict[int, list[str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(wanted, 500):
+                for mid, source in conn.execute(sa.select(mentions.c.id, mentions.c.source).where(
+                        mentions.c.id.in_(list(chunk)))):
+                    out[int(mid)] = [str(source)]
+                for mid, source in conn.execute(sa.select(mention_sources.c.mention_id, mention_sources.c.source)
+                                                .where(mention_sources.c.mention_id.in_(list(chunk)))
+                                                .order_by(mention_sources.c.mention_id, mention_sources.c.source)):
+                    if str(source) not in out.setdefault(int(mid), []):
+                        out[int(mid)].append(str(source))
+        return out
+
     def _add(self, conn: Connection, items: Sequence[tuple[Mention, Classification]], fetched: datetime,
-             by_text: Sequence[bool]) -> int:
+             by_text: Sequence[bool], rank: Mapping[str, int] | None) -> int:
         keyed = [(m, c, mention_keys_of(m, by_text=flag)) for (m, c), flag in zip(items, by_text, strict=True)]
-        all_keys = {k for _, _, ks in keyed for k in ks}
-        known: set[str] = set()
-        for chunk in chunks(sorted(all_keys), 500):
-            known.update(conn.execute(sa.select(mention_keys.c.key).where(mention_keys.c.key.in_(chunk))).scalars())
+        if rank is not None:  # of copies of one post in this batch, the first source's is the one stored
+            keyed.sort(key=lambda item: rank.get(item[0].source, len(rank)))
+        known = _key_ids(conn, {k for _, _, ks in keyed for k in ks})
         rows: list[dict[str, Any]] = []
         row_keys: list[list[str]] = []
+        again: list[tuple[Mention, list[str]]] = []
+        batch: set[str] = set()
         for m, c, ks in keyed:
-            if known.intersection(ks):
+            if batch.intersection(ks) or not known.keys().isdisjoint(ks):
+                again.append((m, ks))  # stored before, or earlier in this batch
                 continue
             rows.append({
                 "source": m.source, "channel": m.channel, "external_id": m.external_id[:1024],
@@ -113,17 +152,20 @@ class Mentions(StoreBase):
                 "topics": json.dumps(list(c.topics)), "score": c.score, "sample": sample_of(ks[0]),
             })
             row_keys.append(ks)
-            known.update(ks)  # the same post twice in one batch is stored once
-        if not rows:
-            return 0
-        # one statement for the batch; ids come back in the order of the rows
-        ids = conn.execute(sa.insert(mentions).returning(mentions.c.id, sort_by_parameter_order=True),
-                           rows).scalars().all()
-        conn.execute(sa.insert(mention_keys),
-                     [{"key": k, "mention_id": mid} for mid, ks in zip(ids, row_keys, strict=True) for k in ks])
-        added = pd.DataFrame([{c: row[c] for c in ROLLUP_COLUMNS if c != "id"} for row in rows])
-        added["id"] = ids
-        add_rollups(conn, added)
+            batch.update(ks)  # the same post twice in one batch is stored once
+        if rows:
+            # one statement for the batch; ids come back in the order of the rows
+            ids = conn.execute(sa.insert(mentions).returning(mentions.c.id, sort_by_parameter_order=True),
+                               rows).scalars().all()
+            conn.execute(sa.insert(mention_keys),
+                         [{"key": k, "mention_id": mid} for mid, ks in zip(ids, row_keys, strict=True) for k in ks])
+            conn.execute(sa.insert(mention_sources), [{"mention_id": mid, "source": row["source"]}
+                                                      for mid, row in zip(ids, rows, strict=True)])
+            added = pd.DataFrame([{c: row[c] for c in ROLLUP_COLUMNS if c != "id"} for row in rows])
+            added["id"] = ids
+            add_rollups(conn, added)
+            known.update((k, int(mid)) for mid, ks in zip(ids, row_keys, strict=True) for k in ks)
+        _seen_again(conn, again, known, rank)
         return len(rows)
 
     def seen(self, items: Sequence[tuple[Mention, bool]]) -> list[bool]:
@@ -190,3 +232,68 @@ class Mentions(StoreBase):
         with self.engine.connect() as conn:
             whole = int(conn.execute(hours).scalar_one()) if first < last else 0
             return whole + (int(conn.execute(q).scalar_one()) if ranges else 0)
+
+
+def _key_ids(conn: Connection, keys: set[str]) -> dict[str, int]:
+    """Stored key -> the id of its mention, for those of `keys` that are stored."""
+    out: dict[str, int] = {}
+    for chunk in chunks(sorted(keys), 500):
+        out.update((str(k), int(i)) for k, i in conn.execute(
+            sa.select(mention_keys.c.key, mention_keys.c.mention_id).where(mention_keys.c.key.in_(chunk))))
+    return out
+
+
+def _seen_again(conn: Connection, found: Sequence[tuple[Mention, Sequence[str]]], known: Mapping[str, int],
+                rank: Mapping[str, int] | None) -> None:
+    """Mentions already stored (their keys in `known`) seen again: remember each new source, and credit the
+    mention to the first of its sources in `rank` (its channel with it: the rollups move too)."""
+    copies: dict[int, list[Mention]] = {}
+    for m, ks in found:
+        mid = next((known[k] for k in ks if k in known), None)
+        if mid is not None:
+            copies.setdefault(mid, []).append(m)
+    if not copies:
+        return
+    stored: dict[int, str] = {}
+    recorded: set[tuple[int, str]] = set()
+    for chunk in chunks(sorted(copies), 500):
+        stored.update((int(i), str(s)) for i, s in conn.execute(
+            sa.select(mentions.c.id, mentions.c.source).where(mentions.c.id.in_(list(chunk)))))
+        recorded.update((int(i), str(s)) for i, s in conn.execute(
+            sa.select(mention_sources.c.mention_id, mention_sources.c.source).where(
+                mention_sources.c.mention_id.in_(list(chunk)))))
+    # a feed serves mostly what it served before: only a source not yet recorded costs a write
+    fresh = {(mid, m.source) for mid, ms in copies.items() for m in ms
+             if mid in stored and (mid, m.source) not in recorded}
+    fresh |= {(mid, stored[mid]) for mid, _ in fresh}  # stores written before sources were recorded
+    insert_missing(conn, mention_sources, [{"mention_id": mid, "source": s} for mid, s in sorted(fresh)])
+    if rank is None:
+        return
+    last = len(rank)
+    moves: dict[int, Mention] = {}
+    for mid, ms in copies.items():
+        if mid not in stored:
+            continue
+        best = min(ms, key=lambda m: rank.get(m.source, last))
+        if rank.get(best.source, last) < rank.get(stored[mid], last):
+            moves[mid] = best
+    if moves:
+        _credit(conn, moves)
+
+
+def _credit(conn: Connection, moves: Mapping[int, Mention]) -> None:
+    """Credit each stored mention to the copy given (its source, channel, id and link), rollups included."""
+    ids = sorted(moves)
+    before = pd.DataFrame(
+        [tuple(r) for chunk in chunks(ids, 500) for r in conn.execute(
+            sa.select(*(mentions.c[c] for c in ROLLUP_COLUMNS)).where(mentions.c.id.in_(list(chunk))))],
+        columns=list(ROLLUP_COLUMNS))
+    remove_rollups(conn, before)
+    for mid in ids:
+        m = moves[mid]
+        values: dict[str, Any] = {"source": m.source, "channel": m.channel, "external_id": m.external_id[:1024]}
+        if m.url:
+            values["url"] = m.url
+        conn.execute(sa.update(mentions).where(mentions.c.id == mid).values(**values))
+    after = before.assign(channel=[moves[int(i)].channel for i in before["id"]])
+    add_rollups(conn, after)

@@ -224,6 +224,26 @@ def add_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     _keep_best(conn, d.candidates)
 
 
+def remove_rollups(conn: Connection, rows: pd.DataFrame) -> None:
+    """Take stored mentions (a frame of ROLLUP_COLUMNS) out of the rollups, in `conn`'s transaction: the
+    counts add_rollups added are subtracted, and the mentions leave the quote candidates (a group may hold
+    fewer than KEEP until new mentions arrive)."""
+    if rows.empty:
+        return
+    d = deltas(rows)
+    negated = d.counts.assign(n=-d.counts["n"], influential=-d.counts["influential"])
+    _upsert(conn, mention_rollups, _records(negated), ("hour", "channel", "sentiment", "complaint"),
+            ("n", "influential"))
+    by_day = negated.assign(day=negated["hour"] // 24).groupby(
+        ["day", "channel", "sentiment", "complaint"], as_index=False)[["n", "influential"]].sum()
+    _upsert(conn, day_rollups, _records(by_day), ("day", "channel", "sentiment", "complaint"), ("n", "influential"))
+    _upsert(conn, topic_rollups, _records(d.topics.assign(n=-d.topics["n"])),
+            ("day", "channel", "sentiment", "complaint", "topics"), ("n",))
+    ids = [int(i) for i in rows["id"]]
+    for chunk in chunks(ids, 500):
+        conn.execute(sa.delete(quote_candidates).where(quote_candidates.c.mention_id.in_(list(chunk))))
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows for an executemany, as plain Python values."""
     names = [str(c) for c in frame.columns]

@@ -70,6 +70,14 @@ mention_keys = sa.Table(
     sa.Column("mention_id", sa.Integer, sa.ForeignKey("mentions.id"), nullable=False),
 )
 
+# Every source a mention was seen in; the mention's own `source` is the one it is credited to: the first in
+# sources.yaml of those that delivered it (Mentions.add_mentions), whichever was stored first.
+mention_sources = sa.Table(
+    "mention_sources", metadata,
+    sa.Column("mention_id", sa.Integer, sa.ForeignKey("mentions.id"), primary_key=True),
+    sa.Column("source", sa.String(200), primary_key=True),
+)
+
 sources = sa.Table(
     "sources", metadata,
     sa.Column("name", sa.String(200), primary_key=True),
