@@ -22,11 +22,14 @@ class _TextExtractor(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._skip = 0
+        # the skipped elements open around the current text: an end tag closes the innermost element it
+        # names, and a stray one (`</style>` with no <style> open) closes nothing -- a count would let it
+        # end an enclosing <svg> early and leak the rest of the SVG into the mention
+        self._skipping: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
-            self._skip += 1
+            self._skipping.append(tag)
         elif tag in _BLOCK:
             self.parts.append("\n")
 
@@ -35,13 +38,14 @@ class _TextExtractor(HTMLParser):
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self._skip = max(0, self._skip - 1)
+        if tag in self._skipping:
+            while self._skipping.pop() != tag:  # elements left open inside it end with it
+                pass
         elif tag in _BLOCK:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
+        if not self._skipping:
             self.parts.append(data)
 
 

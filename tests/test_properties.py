@@ -76,6 +76,26 @@ def test_markup_is_dropped_with_scripts_and_attributes(before: str, inside: str,
     assert html_to_text(doc) == html_to_text(before + after)
 
 
+SKIPPED = ["script", "style", "iframe", "svg", "math", "object", "template", "noscript", "title"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(before=words, after=words, outer=st.sampled_from(["svg", "math", "object", "template", "noscript"]),
+       inside=st.lists(st.one_of(words, st.sampled_from([f"<{t}>" for t in SKIPPED if t not in ("script", "style")]
+                                                        + [f"</{t}>" for t in SKIPPED] + ["<style>a{}</style>",
+                                                                                         "<p>", "</p>"])),
+                       max_size=12).map("".join))
+@example(before="x", after="ok", outer="svg", inside="<style>a{}</style>LEAK")
+@example(before="x", after="ok", outer="svg", inside="<style>a{}</style></style>LEAK")
+@example(before="x", after="ok", outer="svg", inside="</title>LEAK<math></math></math>LEAK")
+def test_nothing_inside_a_skipped_element_leaks(before: str, after: str, outer: str, inside: str) -> None:
+    """Skipped elements nested in each other, and stray end tags of them, never end the outer one early."""
+    inside = inside.replace(f"<{outer}>", "").replace(f"</{outer}>", "")  # one <outer> element, closed once
+    doc = f"{before}<{outer}>{inside}</{outer}>{after}"
+    # (a block tag inside may leave a line break where the element was: compare the text without spaces)
+    assert "".join(html_to_text(doc).split()) == "".join(html_to_text(before + after).split())
+
+
 @settings(max_examples=300, deadline=None)
 @given(messy_text, st.integers(min_value=5, max_value=300))
 def test_one_line_is_one_clean_line(value: str, max_chars: int) -> None:
