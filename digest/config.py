@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .periods import PERIODS, Period
@@ -23,7 +23,7 @@ RECIPIENTS_FILE = "recipients.yaml"
 _ADDR = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*$")
 _NAMED_ADDR = re.compile(r"^\s*(?:\"?(?P<name>[^\"<>\r\n]*?)\"?\s*)?<(?P<addr>[^<>\s]+)>\s*$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]*$")
-_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def check_address(value: str) -> str:
@@ -41,6 +41,18 @@ def check_named_address(value: str) -> str:
     m = _NAMED_ADDR.match(value)
     check_address(m.group("addr") if m else value)
     return value.strip()
+
+
+def check_send_at(value: Any) -> Any:
+    """`HH:MM`, 24-hour, returned as `07:00` also when written `7:00`; a clear word for what YAML made of it."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return value  # not a time at all: the schema's own message says what was expected
+    if isinstance(value, (int, float)):  # YAML 1.1 reads unquoted 07:00 as the sexagesimal number 420
+        raise ValueError(f"send_at must be quoted \"HH:MM\" (YAML read {value!r} as a number)")
+    m = _TIME.match(value.strip())
+    if not m:
+        raise ValueError(f"send_at {value!r} must be HH:MM, 24-hour (00:00 to 23:59)")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
 
 
 def check_timezone(value: str) -> str:
@@ -159,15 +171,6 @@ class SourcesConfig(_Strict):
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> SourcesConfig:
-        seen: set[str] = set()
-        for s in self.sources:
-            if s.name in seen:
-                raise ValueError(f"two sources are named {s.name!r}; names must be unique")
-            seen.add(s.name)
-        return self
-
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -196,12 +199,7 @@ class Recipient(_Strict):
     def _tz(cls, v: str | None) -> str | None:
         return None if v is None else check_timezone(v)
 
-    @field_validator("send_at")
-    @classmethod
-    def _time(cls, v: str | None) -> str | None:
-        if v is not None and not _TIME.match(v):
-            raise ValueError(f"send_at {v!r} must be HH:MM, 24-hour (quote it in YAML: \"07:00\")")
-        return v
+    _time = field_validator("send_at", mode="before")(classmethod(lambda cls, v: check_send_at(v)))
 
 
 class RecipientsConfig(_Strict):
@@ -217,14 +215,7 @@ class RecipientsConfig(_Strict):
     def _tz(cls, v: str | None) -> str | None:
         return None if v is None else check_timezone(v)
 
-    @field_validator("send_at", mode="before")
-    @classmethod
-    def _time(cls, v: Any) -> Any:
-        if isinstance(v, int):  # YAML 1.1 reads unquoted 07:00 as the sexagesimal number 420
-            raise ValueError(f"send_at must be quoted \"HH:MM\" (YAML read {v!r} as a number)")
-        if isinstance(v, str) and not _TIME.match(v):
-            raise ValueError(f"send_at {v!r} must be HH:MM, 24-hour")
-        return v
+    _time = field_validator("send_at", mode="before")(classmethod(lambda cls, v: check_send_at(v)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,6 +277,9 @@ def _is_key(doc: LocatedYaml, loc: tuple[int | str, ...], part: str) -> bool:
 
 
 def _parse(doc: LocatedYaml, model: type[BaseModel]) -> tuple[Any, list[str]]:
+    if doc.data is None or doc.data == {}:  # one line that says so, not a `field required` for each key
+        needs = [name for name, f in model.model_fields.items() if f.is_required()]
+        return None, [f"{doc.path.name}:1: the file is empty; it needs {' and '.join(needs)}"]
     if not isinstance(doc.data, Mapping):
         return None, [f"{doc.path.name}:1: the file must be a mapping of keys (got {type(doc.data).__name__})"]
     try:
@@ -312,7 +306,7 @@ def load_config(directory: Path) -> Config:
     sources = recipients = None
     if SOURCES_FILE in docs:
         sources, more = _parse(docs[SOURCES_FILE], SourcesConfig)
-        problems += more
+        problems += more + (_unique_names(sources, docs[SOURCES_FILE]) if sources is not None else [])
     if RECIPIENTS_FILE in docs:
         recipients, more = _parse(docs[RECIPIENTS_FILE], RecipientsConfig)
         problems += more
@@ -342,15 +336,30 @@ def _zone_warnings(sources: SourcesConfig, sdoc: LocatedYaml, recipients: Recipi
     return out
 
 
+def _unique_names(sources: SourcesConfig, doc: LocatedYaml) -> list[str]:
+    """Source names key the store's fetch state: two sources by one name would share it."""
+    out = []
+    first: dict[str, int] = {}
+    for i, s in enumerate(sources.sources):
+        j = first.setdefault(s.name, i)
+        if j != i:
+            out.append(f"{doc.where(('sources', i, 'name'))}: two sources are named {s.name!r} (also line "
+                       f"{doc.line_of(('sources', j, 'name'))}); names must be unique")
+    return out
+
+
 def _cross_check(sources: SourcesConfig, recipients: RecipientsConfig, doc: LocatedYaml) -> list[str]:
     """Channel filters must name a channel some source has (a misspelt one would hide everything)."""
     known = sorted({s.channel for s in sources.sources})
     out = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # addresses are compared as mail servers treat them: case does not matter
     for i, r in enumerate(recipients.recipients):
-        if r.email.lower() in seen:
-            out.append(f"{doc.where(('recipients', i, 'email'))}: {r.email} is listed twice")
-        seen.add(r.email.lower())
+        first = seen.setdefault(r.email.lower(), i)
+        if first != i:
+            other = recipients.recipients[first].email
+            out.append(f"{doc.where(('recipients', i, 'email'))}: {r.email} is listed twice (also line "
+                       f"{doc.line_of(('recipients', first, 'email'))}"
+                       + (f", as {other})" if other != r.email else ")"))
         for j, ch in enumerate(r.channels or []):
             if ch not in known:
                 out.append(f"{doc.where(('recipients', i, 'channels', j))}: unknown channel {ch!r}; "

@@ -117,7 +117,8 @@ def test_duplicate_key_and_duplicate_source_names(tmp_path: Path) -> None:
                                                                           "timezone: UTC\ntimezone: UTC"))
     assert problems(tmp_path) == ["sources.yaml:5: timezone: duplicate key"]
     write(tmp_path, SOURCES.replace("name: Calls", "name: Social"))
-    assert problems(tmp_path) == ["sources.yaml:1: two sources are named 'Social'; names must be unique"]
+    assert problems(tmp_path) == ["sources.yaml:10: sources[1].name: two sources are named 'Social' (also line 6); "
+                                  "names must be unique"]
 
 
 def test_header_injection_in_names_is_rejected(tmp_path: Path) -> None:
@@ -296,3 +297,48 @@ def test_a_zone_warning_is_logged_when_any_command_loads_the_configuration(tmp_p
     assert result.returncode == 0, result.stderr
     assert result.stderr == ("WARNING digest: sources.yaml:4: warning: timezone: 'CST6CDT' is a legacy name for US "
                              "Central time; you probably mean America/Chicago\n")
+
+
+# -- send_at and duplicate recipients ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("written, stored", [('"7:00"', "07:00"), ('"07:00"', "07:00"), ("'23:59'", "23:59"),
+                                             ('"0:05"', "00:05")])
+def test_send_at_with_one_or_two_hour_digits_is_accepted_as_hh_mm(tmp_path: Path, written: str, stored: str) -> None:
+    write(tmp_path, recipients=RECIPIENTS.replace('send_at: "07:00"', f"send_at: {written}").replace(
+        "    channels: [twitter]", f"    channels: [twitter]\n    send_at: {written}"))
+    config = load_config(tmp_path)
+    assert config.recipients.send_at == stored
+    assert config.recipient_send_at(config.recipients.recipients[0]) == stored
+
+
+@pytest.mark.parametrize("written, message", [
+    ("6:30", 'send_at must be quoted "HH:MM" (YAML read 390 as a number)'),
+    ('"25:99"', "send_at '25:99' must be HH:MM, 24-hour (00:00 to 23:59)"),
+    ("25:99", "send_at '25:99' must be HH:MM, 24-hour (00:00 to 23:59)"),
+    ('"24:00"', "send_at '24:00' must be HH:MM, 24-hour (00:00 to 23:59)"),
+    ('"7h"', "send_at '7h' must be HH:MM, 24-hour (00:00 to 23:59)"),
+])
+def test_a_bad_send_at_is_located_and_clear_at_the_top_and_per_recipient(tmp_path: Path, written: str,
+                                                                         message: str) -> None:
+    write(tmp_path, recipients=RECIPIENTS.replace('send_at: "07:00"', f"send_at: {written}"))
+    assert problems(tmp_path) == [f"recipients.yaml:3: send_at: {message}"]
+    write(tmp_path, recipients=RECIPIENTS.replace("    channels: [twitter]",
+                                                  f"    channels: [twitter]\n    send_at: {written}"))
+    assert problems(tmp_path) == [f"recipients.yaml:9: recipients[0].send_at: {message}"]
+
+
+def test_the_same_recipient_twice_in_another_capitalisation_names_both_lines(tmp_path: Path) -> None:
+    more = ("  - name: Dana again\n    email: CEO@Acme.example\n  - name: Lee\n    email: lee@acme.example\n"
+            "  - name: Lee twice\n    email: lee@acme.example\n")
+    write(tmp_path, recipients=RECIPIENTS + more)
+    assert problems(tmp_path) == [
+        "recipients.yaml:10: recipients[1].email: CEO@Acme.example is listed twice (also line 6, as ceo@acme.example)",
+        "recipients.yaml:14: recipients[3].email: lee@acme.example is listed twice (also line 12)"]
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing here yet\n", "{}\n", "---\n"])
+def test_an_empty_file_says_so_and_what_it_needs(tmp_path: Path, text: str) -> None:
+    write(tmp_path, text)
+    assert problems(tmp_path) == ["sources.yaml:1: the file is empty; it needs brand and sources"]
+    write(tmp_path, SOURCES, text)
+    assert problems(tmp_path) == ["recipients.yaml:1: the file is empty; it needs sender and recipients"]
