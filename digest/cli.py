@@ -131,13 +131,15 @@ def _report_ingest(report: IngestReport) -> ExitStatus:
             detail = "not modified · unchanged since the last fetch"
         else:
             detail = f"ok · {r.items_seen} items, {len(r.mentions)} about the brand"
-            # an ok source may carry a warning (rows skipped, bytes repaired): it is the data's health
+            # an ok source may carry a warning that lost nothing (bytes repaired)
             detail += f" ({r.error})" if r.error else ""
+        # what a source lost (rows skipped, a file unreadable) makes it partial, as a failure would
+        detail += "".join(f" · problem: {p}" for p in r.problems)
         click.echo(f"  {r.name} [{r.channel}]: {detail}")
     click.echo(report.summary_line())
     if report.results and len(report.failed) == len(report.results):
         return ExitStatus.FAILURE
-    return ExitStatus.PARTIAL if report.failed else ExitStatus.OK
+    return ExitStatus.PARTIAL if report.failed or report.partial else ExitStatus.OK
 
 
 @cli.command()

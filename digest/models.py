@@ -64,6 +64,10 @@ class SourceResult:
     # for a post that came by another source too
     unseen: bool = False
     classified: tuple[Classification, ...] | None = None  # of `mentions`, when the fetching worker did it
+    # what the source lost, each named ("2 rows skipped (calls.csv line 14: bad date '31/31/2024')"): an ok
+    # source with problems is partial (exit 3, a line in the digest's data health), not failed
+    problems: tuple[str, ...] = ()
+    dropped: int = 0  # rows or items skipped, counted in `problems`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,13 +94,19 @@ class IngestReport:
     def failed(self) -> tuple[SourceResult, ...]:
         return tuple(r for r in self.results if r.status == "error")
 
+    @property
+    def partial(self) -> tuple[SourceResult, ...]:
+        """Sources that worked but lost something on the way (rows skipped, a file unreadable)."""
+        return tuple(r for r in self.results if r.status != "error" and r.problems)
+
     def summary_line(self) -> str:
-        """One line: `3 sources: 2 ok, 1 not modified, 0 failed · 12 new mentions`."""
+        """One line: `3 sources: 2 ok (1 with problems), 1 not modified, 0 failed · 12 new mentions`."""
         ok = sum(1 for r in self.results if r.status == "ok")
+        problems = f" ({len(self.partial)} with problems)" if self.partial else ""
         nm = sum(1 for r in self.results if r.status == "not_modified")
         n = len(self.results)
         return (
-            f"{n} source{'s' if n != 1 else ''}: {ok} ok, {nm} not modified, {len(self.failed)} failed"
+            f"{n} source{'s' if n != 1 else ''}: {ok} ok{problems}, {nm} not modified, {len(self.failed)} failed"
             f" · {self.new_mentions} new mention{'s' if self.new_mentions != 1 else ''}"
         )
 

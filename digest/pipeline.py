@@ -139,7 +139,8 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
                                        for m, c in zip(result.mentions, scored, strict=True))
                     done.append(result)
                     by_index[i] = result
-                    log.info("%s: %s%s", result.name, result.status, f" ({result.error})" if result.error else "")
+                    log.info("%s: %s%s%s", result.name, result.status, f" ({result.error})" if result.error else "",
+                             "".join(f"; problem: {p}" for p in result.problems))
                 if len(waiting) >= STORE_BATCH or time.monotonic() - since >= STORE_SECONDS:
                     store_batch()
             store_batch()

@@ -72,7 +72,8 @@ def test_csv_rows_become_mentions(tmp_path: Path, session: requests.Session) -> 
     assert (cc1.title, cc1.author, cc1.channel) == ("Baggage", "Ana", "call_center")
     hashed = [m for m in result.mentions if m.external_id.startswith("h:")]
     assert len(hashed) == 1 and hashed[0].text.startswith("No ticket id")
-    assert result.error == "1 row skipped (calls-2024-03.csv line 7: bad date '31/31/2024')"
+    assert result.problems == ("1 row skipped (calls-2024-03.csv line 7: bad date '31/31/2024')",)
+    assert (result.error, result.dropped) == (None, 1)
 
 
 def test_export_timezone_and_date_format(tmp_path: Path, session: requests.Session) -> None:
@@ -127,9 +128,8 @@ def test_one_bad_file_does_not_hide_the_good_ones(tmp_path: Path, session: reque
     write(tmp_path, "calls-2.csv", HEADER + "Z,2024-03-18,a,b,caf\xe9\n", "cp1252")
     result = run(tmp_path, session)
     assert result.status == "ok" and len(result.mentions) == 5
-    assert result.error is not None
-    assert result.error.endswith("calls-2.csv: not valid utf-8 at byte 62 (set `encoding:` for this source, "
-                                 "e.g. cp1252)")
+    assert result.problems[-1] == ("calls-2.csv: not valid utf-8 at byte 62 (set `encoding:` for this source, "
+                                   "e.g. cp1252)")
     assert "exports/calls-2.csv" not in json.loads(result.state["files"])  # retried next time
 
 
@@ -167,8 +167,7 @@ def test_oversized_field_skips_only_that_row(tmp_path: Path, session: requests.S
                                    "2,2024-03-18,a,b,fine\n")
     result = run(tmp_path, session)
     assert [m.external_id for m in result.mentions] == ["2"]
-    assert result.error is not None
-    assert result.error.startswith("1 row skipped (calls-1.csv line 2: unreadable row")
+    assert result.problems[0].startswith("1 row skipped (calls-1.csv line 2: unreadable row")
 
 
 # -- JSON exports ----------------------------------------------------------------------------------------
@@ -202,7 +201,7 @@ def test_json_export_with_items_path(tmp_path: Path, session: requests.Session) 
     assert first.published == datetime(2024, 3, 18, 13, 0, tzinfo=UTC)  # naive: the brand's zone
     assert (second.text, second.author, second.url) == ("Refund late again", "Lee X", None)
     assert second.published == datetime(2024, 3, 18, 14, 0, tzinfo=UTC)  # epoch seconds
-    assert result.error == "1 row skipped (tickets.json item 3: not an object)"
+    assert result.problems == ("1 row skipped (tickets.json item 3: not an object)",)
 
 
 @pytest.mark.parametrize(("data", "items_path", "reason"), [

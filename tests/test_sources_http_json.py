@@ -157,7 +157,8 @@ def test_items_with_bad_dates_are_skipped_and_counted(server: LocalServer, run: 
     server.route("/api", authorized(page([post(1), bad, "junk"], None)))
     result = run(server.url("/api"))
     assert [m.external_id for m in result.mentions] == ["p1"]
-    assert result.error == "2 items skipped (no text, not an object or a bad date)"
+    assert result.problems == ("2 items skipped (no text, not an object or a bad date)",)
+    assert (result.error, result.dropped) == (None, 2)
 
 
 def test_a_redirect_to_another_host_drops_the_secret(server: LocalServer, run: Run) -> None:

@@ -2,21 +2,26 @@
 
 `fetch_source` never raises. Results:
 - "ok": `mentions` (brand filter applied), `items_seen` (entries before filtering), `state` to keep;
-  `error` may hold a warning such as "3 rows skipped (...)" for exports whose bad rows were skipped.
+  `error` may hold a warning that lost nothing (bytes repaired); `problems` name what was lost, such as
+  "3 rows skipped (...)", and `dropped` counts those rows.
+  Every kind's mentions pass `dated` here: a date outside digest.dates' range costs that entry only.
 - "not_modified": nothing changed since `ctx.state` (HTTP 304, same sha256, export files unchanged).
 - "error": `error` is a one-line reason; `state` is the previous state, unchanged.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from ..config import SourceSpec
+from ..dates import date_problem
 from ..errors import SourceError
-from ..models import SourceResult
+from ..models import Mention, SourceResult
 from ..text import one_line
 from . import exports, feed, http_json
 from .http import FetchContext
@@ -25,6 +30,8 @@ from .presets import PRESETS
 __all__ = ["KINDS", "PRESETS", "FetchContext", "fetch_source"]
 
 log = logging.getLogger(__name__)
+
+_SHOWN = 3  # skipped entries named on the ingest line; the rest are counted
 
 # Each kind's fetch takes its own spec model; pydantic's `kind` discriminator guarantees the match.
 KINDS: dict[str, Callable[[Any, FetchContext], SourceResult]] = {
@@ -44,13 +51,39 @@ def fetch_source(spec: SourceSpec, ctx: FetchContext) -> SourceResult:
     if ctx.deadline is not None and time.monotonic() >= ctx.deadline:
         return _failed(spec, ctx, "not fetched: the run's deadline had already passed")
     try:
-        return fetch(spec, ctx)
+        return dated(fetch(spec, ctx), ctx.now)
     except SourceError as exc:
         return _failed(spec, ctx, str(exc))
     except Exception as exc:  # a bug or a parser surprise must not stop the other sources
         log.exception("%s: unexpected error", spec.name)
         detail = one_line(str(exc), max_chars=200)
         return _failed(spec, ctx, f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else ""))
+
+
+def dated(result: SourceResult, now: datetime) -> SourceResult:
+    """`result` without the mentions whose date is out of range (digest.dates), each counted and named."""
+    kept: list[Mention] = []
+    bad: list[str] = []
+    for m in result.mentions:
+        problem = date_problem(m.published, now)
+        if problem is None:
+            kept.append(m)
+        else:
+            bad.append(f"{_named(m)}: {problem}")
+            log.debug("%s: skipped %s", result.name, bad[-1])
+    if not bad:
+        return result
+    shown = "; ".join(bad[:_SHOWN]) + (", ..." if len(bad) > _SHOWN else "")
+    note = f"{len(bad)} item{'s' if len(bad) != 1 else ''} skipped for their date ({shown})"
+    return dataclasses.replace(result, mentions=tuple(kept), problems=(*result.problems, note),
+                               dropped=result.dropped + len(bad))
+
+
+def _named(m: Mention) -> str:
+    """How a skipped entry is named: its id, else (an id we made from the text) its first words."""
+    if m.external_id.startswith("h:") or len(m.external_id) > 60:
+        return repr(one_line(m.title or m.text, max_chars=40))
+    return f"id {m.external_id!r}"
 
 
 def _failed(spec: SourceSpec, ctx: FetchContext, reason: str) -> SourceResult:

@@ -1,7 +1,8 @@
 """The `csv` and `json` kinds: call-center / ticketing exports matched by a glob, mapped by `fields:`.
 
 A row that cannot be read (bad date, broken quoting) is skipped, not the file: the result stays "ok"
-and its `error` carries a note such as "2 rows skipped (calls-2024-03.csv line 14: bad date '31/31/2024')".
+and its `problems` name it, such as "2 rows skipped (calls-2024-03.csv line 14: bad date '31/31/2024')"
+(the source is then partial: exit 3).
 Unchanged files (same size and mtime, or same sha256) are not read again; a changed one is read whole,
 the store deduplicates by external_id.
 """
@@ -67,8 +68,8 @@ def fetch(spec: FileExportSource, ctx: FetchContext) -> SourceResult:
     if files and not out.parsed and not out.failures:
         return SourceResult(spec.name, spec.channel, "not_modified", state=state)
     mentions = on_brand(out.mentions, spec.brand_filter, ctx)
-    return SourceResult(spec.name, spec.channel, "ok", mentions, error=_note(out), items_seen=out.rows,
-                        state=state)
+    return SourceResult(spec.name, spec.channel, "ok", mentions, items_seen=out.rows, state=state,
+                        problems=_problems(out), dropped=out.skipped)
 
 
 def match_files(spec: FileExportSource, ctx: FetchContext) -> list[Path]:
@@ -148,15 +149,15 @@ def _skip(out: _Outcome, note: str) -> None:
     log.debug("skipped %s", note)
 
 
-def _note(out: _Outcome) -> str | None:
-    """The warning an ok result carries: rows skipped and files that failed, or None."""
+def _problems(out: _Outcome) -> tuple[str, ...]:
+    """What an ok result lost: rows skipped (counted, the first named) and files that failed."""
     parts = []
     if out.skipped:
         more = ", ..." if out.skipped > len(out.notes) else ""
         rows = f"{out.skipped} row{'s' if out.skipped != 1 else ''}"
         parts.append(f"{rows} skipped ({'; '.join(out.notes)}{more})")
     parts.extend(out.failures)
-    return "; ".join(parts) or None
+    return tuple(parts)
 
 
 def _decode(name: str, data: bytes, encoding: str) -> str:

@@ -225,7 +225,10 @@ def _iso_utc(value: str) -> datetime | None:
         dt = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+    try:
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
+    except OverflowError:  # year 1 ahead of UTC, year 9999 behind it: no date (fetch time) rather than a crash
+        return None
 
 
 def _str(value: object) -> str:

@@ -120,7 +120,10 @@ def parse_date(value: object, fmt: str | None, tz: tzinfo) -> datetime:
         dt = _guess_date(text)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # year 1 in a zone ahead of UTC: before any date a datetime holds
+        raise ValueError(text) from None
 
 
 def _guess_date(text: str) -> datetime:

@@ -58,8 +58,8 @@ def fetch(spec: HttpJsonSource, ctx: FetchContext, env: Mapping[str, str] | None
         url = _next_url(data, spec.next_path, got.url)
     kept = on_brand(mentions, spec.brand_filter, ctx)
     note = f"{skipped} item{'s' if skipped != 1 else ''} skipped (no text, not an object or a bad date)"
-    return SourceResult(spec.name, spec.channel, "ok", kept, error=note if skipped else None, items_seen=seen,
-                        state=state)
+    return SourceResult(spec.name, spec.channel, "ok", kept, items_seen=seen, state=state,
+                        problems=(note,) if skipped else (), dropped=skipped)
 
 
 def secret_headers(wanted: Mapping[str, str], env: Mapping[str, str]) -> dict[str, str]:

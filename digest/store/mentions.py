@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from ..dates import date_problem
 from ..errors import StoreError
 from ..models import Classification, Mention
 from ..rollups import (
@@ -37,6 +39,8 @@ from .schema import (
     mentions,
     mentions_frame,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _normalize_url(url: str) -> str:
@@ -74,6 +78,22 @@ def _keys_of(m: Mention, by_text: bool) -> tuple[str, ...]:
 
 
 
+def _dated(items: Sequence[tuple[Mention, Classification]], flags: Sequence[bool],
+           fetched: datetime) -> tuple[list[tuple[Mention, Classification]], list[bool]]:
+    """The items whose date the store can hold and count (sources skip the others before; a caller that
+    did not must not make every later ingest and digest fail on one of them)."""
+    kept: list[tuple[Mention, Classification]] = []
+    kept_flags: list[bool] = []
+    for item, flag in zip(items, flags, strict=True):
+        problem = date_problem(item[0].published, fetched)
+        if problem is None:
+            kept.append(item)
+            kept_flags.append(flag)
+        else:
+            log.warning("%s: mention %r not stored: %s", item[0].source, item[0].external_id[:80], problem)
+    return kept, kept_flags
+
+
 class Mentions(StoreBase):
     """Adding and reading mentions."""
 
@@ -86,9 +106,10 @@ class Mentions(StoreBase):
         first of them in that order (not to whichever worker stored it first), and keeps every source it
         was seen in (`sources_of`); without `rank`, the copy stored first keeps the credit.
         """
+        flags = [by_text] * len(items) if isinstance(by_text, bool) else list(by_text)
+        items, flags = _dated(items, flags, fetched)
         if not items:
             return 0
-        flags = [by_text] * len(items) if isinstance(by_text, bool) else list(by_text)
         try:
             with self.engine.begin() as conn:
                 return self._add(conn, items, fetched, flags, rank)

@@ -5,6 +5,7 @@ A digest of any window reads counts by hour and day and a few candidate quotes (
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -46,6 +47,8 @@ from .schema import (
     quote_candidates,
     topic_rollups,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Rollups(StoreBase):
@@ -211,6 +214,7 @@ def add_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     Counts are upserts (n = n + new), so concurrent writers never lose one; each (list, day, channel)
     of quote candidates touched keeps its best KEEP of the stored and the new ones.
     """
+    rows = _countable(rows)
     if rows.empty:
         return
     d = deltas(rows)
@@ -228,6 +232,7 @@ def remove_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     """Take stored mentions (a frame of ROLLUP_COLUMNS) out of the rollups, in `conn`'s transaction: the
     counts add_rollups added are subtracted, and the mentions leave the quote candidates (a group may hold
     fewer than KEEP until new mentions arrive)."""
+    rows = _countable(rows)  # what add_rollups left out was never counted
     if rows.empty:
         return
     d = deltas(rows)
@@ -242,6 +247,20 @@ def remove_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     ids = [int(i) for i in rows["id"]]
     for chunk in chunks(ids, 500):
         conn.execute(sa.delete(quote_candidates).where(quote_candidates.c.mention_id.in_(list(chunk))))
+
+
+def _countable(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows pandas can count: a date outside its nanosecond range (1677..2262), stored by a version
+    before digest.dates or by hand, is left out (and logged) rather than failing every rebuild."""
+    if rows.empty:
+        return rows
+    stamps = pd.to_datetime(rows["published"], utc=True)
+    ok = ((stamps >= pd.Timestamp.min.tz_localize("UTC")) & (stamps <= pd.Timestamp.max.tz_localize("UTC"))).to_numpy()
+    if ok.all():
+        return rows
+    log.warning("%d stored mention%s not counted: dated outside 1677..2262 (ids %s)", (~ok).sum(),
+                "s" if (~ok).sum() != 1 else "", ", ".join(str(i) for i in rows["id"][~ok][:5]))
+    return rows[ok]
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
