@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -38,7 +39,9 @@ def points_change(now: float, before: float, against: str, *, up: Tone, display_
     """Change of a share or score in points; under half a point reads as no change."""
     delta = now - before
     direction: Direction = "flat" if abs(delta) < 0.5 else "up" if delta > 0 else "down"
-    display = "no change" if direction == "flat" else f"{signed(delta)} pts"
+    # half a point rounds away from zero: round() rounds half to even and would show a rise of 0.5 as "0 pts"
+    shown = math.copysign(math.floor(abs(delta) + 0.5), delta)
+    display = "no change" if direction == "flat" else f"{signed(shown)} pts"
     tone = tone_of(direction, up)
     return Change(against, before, display_before, round(delta, 2), None, direction, tone, display)
 
