@@ -157,7 +157,7 @@ class SmtpMailer:
 
     @contextlib.contextmanager
     def session(self) -> Iterator[_SmtpSession]:
-        session = _SmtpSession(self._connect(), self.describe(), self._connect)
+        session = _SmtpSession(self._connect(), self.describe(), self._connect, self.settings.timeout)
         try:
             yield session
         finally:
@@ -183,7 +183,7 @@ class SmtpMailer:
                                 f"({exc.smtp_code})") from None
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
             _close(client)
-            raise DeliveryError(f"SMTP {s.host}:{s.port}: {_smtp_reason(exc)}") from None
+            raise DeliveryError(f"SMTP {s.host}:{s.port}: {_smtp_reason(exc, s.timeout)}") from None
         return client
 
 
@@ -194,10 +194,11 @@ def _close(client: smtplib.SMTP | None) -> None:
 
 
 class _SmtpSession:
-    def __init__(self, client: smtplib.SMTP, where: str, connect: Callable[[], smtplib.SMTP]) -> None:
+    def __init__(self, client: smtplib.SMTP, where: str, connect: Callable[[], smtplib.SMTP], timeout: float) -> None:
         self.client = client
         self.where = where
         self._connect = connect
+        self._timeout = timeout
 
     def send(self, msg: EmailMessage) -> None:
         if self.client.sock is None:
@@ -207,20 +208,22 @@ class _SmtpSession:
         try:
             refused = self.client.send_message(msg)
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{self.where}: {_smtp_reason(exc)}") from None
+            raise DeliveryError(f"{self.where}: {_smtp_reason(exc, self._timeout)}") from None
         if refused:
             raise DeliveryError(f"{self.where}: refused {', '.join(sorted(refused))}")
 
 
-def _smtp_reason(exc: BaseException) -> str:
+def _smtp_reason(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{exc.smtp_code} {' '.join(_text(exc.smtp_error).split())}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         # the server's own words say whether to wait (450 greylisted) or to fix the address (550)
         return "recipients refused: " + ", ".join(
             f"{addr} ({code} {' '.join(_text(text).split())})" for addr, (code, text) in sorted(exc.recipients.items()))
-    if isinstance(exc, socket.timeout | TimeoutError):
-        return "timed out"
+    # smtplib turns a read that timed out into SMTPServerDisconnected("Connection unexpectedly closed: timed
+    # out"): the server did not hang up, it never answered, and ops look for different things in each case
+    if isinstance(exc, socket.timeout | TimeoutError) or isinstance(exc.__context__, socket.timeout | TimeoutError):
+        return f"timed out: no answer from the server within {timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, smtplib.SMTPServerDisconnected):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -81,6 +84,52 @@ def test_connection_refused_is_a_delivery_error() -> None:
     with pytest.raises(DeliveryError) as info, mailer.session():
         pass
     assert str(info.value) == f"SMTP 127.0.0.1:{port}: connection refused"
+
+
+@contextlib.contextmanager
+def _mute_server(greet: bool) -> Iterator[int]:
+    """A loopback TCP server that accepts and then never answers (or answers only the greeting and EHLO)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+            if greet:
+                conn.sendall(b"220 mute.example ESMTP\r\n")
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    conn.recv(1024)  # EHLO
+                    conn.sendall(b"250 mute.example\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@pytest.mark.parametrize("greet", [False, True])
+def test_a_server_that_never_answers_is_reported_as_timed_out_with_the_wait(greet: bool) -> None:
+    with _mute_server(greet) as port:
+        mailer = SmtpMailer(SmtpSettings("127.0.0.1", port, None, None, "none", timeout=0.5))
+        with pytest.raises(DeliveryError) as info:
+            with mailer.session() as session:
+                session.send(message())
+    # silent from the start: the greeting never comes; greeting only: the message's first command gets no answer
+    where = f"SMTP 127.0.0.1:{port} (none)" if greet else f"SMTP 127.0.0.1:{port}"
+    assert str(info.value) == f"{where}: timed out: no answer from the server within 0.5 s"
 
 
 @pytest.fixture
