@@ -177,7 +177,8 @@ def candidates(rows: pd.DataFrame) -> pd.DataFrame:
     Lists and their orders (ascending r1, r2, r3, then published and id) are those digest.analysis sorts
     by: "negative" (score, polarity, then the louder), "influential" (influence > 0: reach, then the more
     negative), "praise" (positive: score and reach, both descending) and "topic:<name>" (complaints of
-    that topic: score, then the louder).
+    that topic: those naming fewest topics first, so that a topic's quote is mainly about it; then score,
+    then the louder).
     """
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (
@@ -210,7 +211,8 @@ def candidates(rows: pd.DataFrame) -> pd.DataFrame:
         lists = pd.Series([["topic:" + t for t in names[k]] for k in canon[tagged]], index=np.flatnonzero(tagged))
         exploded = lists.explode()
         at = exploded.index.to_numpy()
-        parts.append(base.iloc[at].assign(list=exploded.to_numpy(), r1=score[at], r2=-influence[at], r3=zero[at]))
+        width = np.array([float(len(names.get(k, ()))) for k in canon], dtype=float)  # topics the mention names
+        parts.append(base.iloc[at].assign(list=exploded.to_numpy(), r1=width[at], r2=score[at], r3=-influence[at]))
     if not parts:
         return candidates(rows.iloc[0:0])
     every = pd.concat(parts, ignore_index=True)

@@ -44,18 +44,61 @@ def to_quotes(df: pd.DataFrame, tz: ZoneInfo | None = None) -> tuple[Quote, ...]
     return tuple(out)
 
 
+# Two texts that share this share of their word pairs are one text: a template with other places, names and
+# numbers, a copy-paste, a retweet. A list never shows both. Numbers and capitalised words (places, names,
+# the first word of a sentence) count as slots, alike whatever they say; pairs rather than single words,
+# so that two texts about the same things in other words are not taken for copies.
+_SAME_TEXT = 0.5
+_WORD = re.compile(r"[^\W\d_]+|\d+")
+
+
+def _slot(word: str) -> str:
+    if word.isdigit():
+        return "<n>"
+    return "<w>" if word[0].isupper() else word.casefold()
+
+
+def word_set(text: str) -> frozenset[str]:
+    """What near_duplicate compares: the text's pairs of consecutive words, numbers and capitalised words as
+    slots."""
+    words = [_slot(w) for w in _WORD.findall(text)]
+    if len(words) < 3:
+        return frozenset([" ".join(words)])
+    return frozenset(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+
+
+def near_duplicate(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether two texts (their `word_set`s) say the same thing: Jaccard overlap >= _SAME_TEXT."""
+    if not a or not b:
+        return a == b
+    return len(a & b) >= _SAME_TEXT * len(a | b)
+
+
+def distinct(ranked: pd.DataFrame, limit: int, *, avoid: Sequence[frozenset[str]] = ()) -> pd.DataFrame:
+    """The first `limit` rows of `ranked` that are not near-duplicates of an earlier row (or of `avoid`)."""
+    kept: list[int] = []
+    seen: list[frozenset[str]] = list(avoid)
+    for i, text in enumerate(ranked["text"].astype(str)):
+        words = word_set(text)
+        if any(near_duplicate(words, other) for other in seen):
+            continue
+        kept.append(i)
+        seen.append(words)
+        if len(kept) == limit:
+            break
+    return ranked.iloc[kept]
 
 
 def most_negative(cur: Facts, total: int, tz: ZoneInfo) -> Capped[Quote]:
     neg = cur.ranked[cur.ranked["sentiment"] == "negative"]
     ranked = neg.sort_values(["score", "polarity", "influence"], ascending=[True, True, False], kind="stable")
-    return Capped(to_quotes(ranked.head(MAX_QUOTES), tz), total)
+    return Capped(to_quotes(distinct(ranked, MAX_QUOTES), tz), total)
 
 
 def most_influential(cur: Facts, tz: ZoneInfo) -> Capped[Quote]:
     loud = cur.ranked[cur.ranked["influence"] > 0]
     ranked = loud.sort_values(["influence", "score"], ascending=[False, True], kind="stable")
-    return Capped(to_quotes(ranked.head(MAX_QUOTES), tz), int(cur.counts["influential"].sum()))
+    return Capped(to_quotes(distinct(ranked, MAX_QUOTES), tz), int(cur.counts["influential"].sum()))
 
 
 def keyword_pattern(keywords: Sequence[str]) -> str:
@@ -101,7 +144,7 @@ def praise_section(cur: Facts, c_cur: Counts, c_prev: Counts | None, against: st
                 found.append(TopicCount(plain_line(name, 60), n, number(n)))
     found.sort(key=lambda t: (-t.count, t.name))
     ranked = pos.sort_values(["score", "influence"], ascending=[False, False], kind="stable")
-    quotes = Capped(to_quotes(ranked.head(MAX_PRAISE_QUOTES), tz), count)
+    quotes = Capped(to_quotes(distinct(ranked, MAX_PRAISE_QUOTES), tz), count)
     share = count / volume * 100 if volume else 0.0
     return Praise(count, number(count), percent(share), change, Capped(tuple(found[:MAX_PRAISE_TOPICS]), len(found)),
                   quotes)

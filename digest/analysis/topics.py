@@ -11,7 +11,7 @@ from ..formatting import number, percent, plain_line
 from ..rollups import Facts
 from .figures import count_change
 from .frames import topic_lists
-from .quotes import to_quotes
+from .quotes import distinct, to_quotes, word_set
 from .summary import MAX_TOPICS, Capped, Quote, TopicRow
 
 
@@ -52,23 +52,28 @@ def topic_section(cur: Facts, prev: Facts | None, total: int, against: str, topi
     deltas = {t: now.get(t, 0) - before.get(t, 0) for t in names}
     present = [t for t in names if now.get(t, 0) > 0]
     shown = present[:MAX_TOPICS]
-    # representative quote: the most negative complaint of the topic, the most influential among equals,
-    # and not one an earlier topic already shows (a complaint often names two topics)
+    # a topic's quote is a complaint mainly about it: of those naming fewest topics (this one alone, if any),
+    # the most negative, the most influential among equals; never one an earlier topic shows, nor a
+    # near-duplicate of it (one template with another city, a copy-paste)
     quotes: dict[str, Quote] = {}
     if shown:
-        ranked = pairs[pairs["topic"].isin(shown)].join(comp[["score", "influence"]], on="row")
-        ranked = ranked.sort_values(["score", "influence"], ascending=[True, False], kind="stable")
-        candidates = ranked.groupby("topic", sort=False).head(len(shown))  # enough to skip every earlier pick
-        by_topic = {str(t): g["row"].tolist() for t, g in candidates.groupby("topic", sort=False)}
-        used: set[int] = set()
+        width = topic_lists(comp).groupby(level=0).size().rename("width")
+        ranked = pairs[pairs["topic"].isin(shown)].join(comp[["score", "influence", "text"]], on="row")
+        ranked = ranked.join(width, on="row")
+        ranked = ranked.sort_values(["width", "score", "influence"], ascending=[True, True, False], kind="stable")
+        used: list[frozenset[str]] = []
         picks: dict[str, int] = {}
+        by_topic = {str(t): g for t, g in ranked.groupby("topic", sort=False)}
         for t in shown:
-            rows_of_topic = by_topic.get(t, [])
-            if not rows_of_topic:
+            group = by_topic.get(t)
+            if group is None or group.empty:
                 continue
-            pick = next((r for r in rows_of_topic if r not in used), rows_of_topic[0])
-            used.add(pick)
-            picks[t] = pick
+            pick = distinct(group, 1, avoid=used)
+            if pick.empty:  # every candidate repeats an earlier topic's quote: show the best anyway
+                pick = group.iloc[:1]
+            row = int(pick["row"].iloc[0])
+            used.append(word_set(str(comp.loc[row, "text"])))
+            picks[t] = row
         for t, quote in zip(picks, to_quotes(comp.loc[list(picks.values())], tz), strict=True):
             quotes[t] = quote
     rows = []

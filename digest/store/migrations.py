@@ -51,18 +51,6 @@ class Migrations(Meta):
             found = self.get_meta(ROLLUPS_META)
             if found == ROLLUPS_VERSION:
                 return
-            if found == "1":  # the hourly counts are there: the daily ones are their sums
-                with self.engine.begin() as conn:  # (Store.open created the table)
-                    conn.execute(sa.delete(day_rollups))
-                    r = mention_rollups.c
-                    day = (r.hour // 24).label("day")
-                    conn.execute(sa.insert(day_rollups).from_select(
-                        ["day", "channel", "sentiment", "complaint", "n", "influential"],
-                        sa.select(day, r.channel, r.sentiment, r.complaint, sa.func.sum(r.n),
-                                  sa.func.sum(r.influential)).group_by(day, r.channel, r.sentiment, r.complaint)))
-                    conn.execute(sa.update(meta).where(meta.c.key == ROLLUPS_META).values(value=ROLLUPS_VERSION))
-                log.info("added the daily counts to the rollups")
-                return
             columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
             with self.engine.begin() as conn:
                 if "sample" not in columns:

@@ -158,7 +158,7 @@ quote_candidates = sa.Table(
     sqlite_with_rowid=False,
 )
 ROLLUPS_META = "rollups_version"
-ROLLUPS_VERSION = "2"  # 2: day_rollups
+ROLLUPS_VERSION = "3"  # 2: day_rollups; 3: topic quote candidates rank single-topic complaints first
 # the columns rollups.deltas reads
 ROLLUP_COLUMNS = ("id", "channel", "published", "sentiment", "complaint", "topics", "score", "polarity",
                    "influence")
