@@ -30,6 +30,10 @@ EXPECTED = {
         rf"annual digest, rollups, 20,000 stored: +{NUMBER} s, peak RSS +{NUMBER} MiB .*mentions in the year",
         rf"ratio at 5,000: rollups {NUMBER}x faster",
     ],
+    "bench_summarize.py": [
+        rf"summarize 20,000 mentions \(16,000 before\), median of 1: {NUMBER} s +{NUMBER} mentions/s",
+        rf"ratio: the 0\.6 s budget / the time = {NUMBER}x \(above 1: within it\)",
+    ],
     "bench_send.py": [
         rf"sent 20 through SMTP on loopback in {NUMBER} s .*the server accepted 20; 0 with another recipient's",
         r"renders: 3 for 3 different digests \(20 recipients\)",

@@ -112,9 +112,9 @@ def test_retry_after_past_the_deadline_is_an_error(retry_after: str | None, reas
                                                    session: requests.Session, tmp_path: Path) -> None:
     url = server.static("/feed", b"", "text/plain", 429, {"Retry-After": retry_after} if retry_after else {})
     started = time.monotonic()
-    result = fetch(url, session, tmp_path, deadline_in=5)
+    result = fetch(url, session, tmp_path, deadline_in=100)
     assert result.status == "error" and result.error is not None and result.error.startswith(reason)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 30  # it did not wait for the deadline (a generous bound: catches a wait)
 
 
 def test_server_error_then_success_is_retried(server: LocalServer, session: requests.Session,
@@ -131,7 +131,7 @@ def test_retries_never_run_past_the_deadline(server: LocalServer, session: reque
     url = server.static("/feed", b"oops", "text/plain", 500)
     started = time.monotonic()
     result = fetch(url, session, tmp_path, deadline_in=BACKOFF * 2)  # room for one backoff, not two
-    assert time.monotonic() - started < BACKOFF * 2
+    assert time.monotonic() - started < 30  # catches a hang; the attempt count below shows the deadline held
     assert result.error == "HTTP 500 Internal Server Error (after 2 attempts)"
 
 
@@ -150,20 +150,20 @@ def test_client_errors_are_not_retried(server: LocalServer, session: requests.Se
 
 
 def drip(h: BaseHTTPRequestHandler) -> None:
-    """Headers at once, then one byte every 0.1 s: each read is quick, the whole body never ends."""
+    """Headers at once, then one byte every 0.1 s: each read is quick, the whole body never ends (a minute)."""
     h.send_response(200)
     h.send_header("Content-Type", "application/xml")
     h.send_header("Content-Length", "100000")
     h.end_headers()
-    for _ in range(100):
+    for _ in range(600):
         h.wfile.write(b" ")
         h.wfile.flush()
         time.sleep(0.1)
 
 
 def hang(h: BaseHTTPRequestHandler) -> None:
-    """No answer at all for three seconds."""
-    time.sleep(3)
+    """No answer at all for a minute."""
+    time.sleep(60)
     send(h, 200, FEED)
 
 
@@ -176,7 +176,7 @@ def test_slow_servers_are_cut_off(route: Route, reason: str, server: LocalServer
     url = server.route("/feed", route)
     started = time.monotonic()
     result = fetch(url, session, tmp_path, timeout=0.5)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 20  # generous (30x the timeout), but well short of the server's minute
     assert result.status == "error" and result.error is not None and result.error.startswith(reason)
 
 
@@ -186,7 +186,7 @@ def test_the_run_deadline_cuts_a_drip_before_the_request_timeout(server: LocalSe
     url = server.route("/feed", drip)
     started = time.monotonic()
     result = fetch(url, session, tmp_path, timeout=30, deadline_in=0.5)
-    assert time.monotonic() - started < 1.5 and result.error is not None and "timed out" in result.error
+    assert time.monotonic() - started < 20 and result.error is not None and "timed out" in result.error
 
 
 def endless(h: BaseHTTPRequestHandler) -> None:
