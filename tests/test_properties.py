@@ -273,7 +273,28 @@ def test_a_valid_config_with_one_part_replaced(tmp_path_factory: pytest.TempPath
     result = load(tmp_path_factory.mktemp("cfg"), sources, recipients)
     check(result)
     if isinstance(result, list):
-        assert all(p.startswith(f"{which}.yaml:") for p in result), result
+        # the one problem the other file may have: a recipient's channel filter naming a channel the mutated
+        # sources no longer have (reported where the stale reference is, in recipients.yaml)
+        elsewhere = [p for p in result if not p.startswith(f"{which}.yaml:")]
+        assert all(UNKNOWN_CHANNEL.match(p) for p in elsewhere), result
+        if elsewhere:
+            assert which == "sources" and "twitter" not in source_channels(mutated), result
+
+
+UNKNOWN_CHANNEL = re.compile(r"^recipients\.yaml:\d+: recipients\[0\]\.channels\[0\]: unknown channel 'twitter'; ")
+
+
+def source_channels(sources: Any) -> list[Any]:
+    """The channels a (possibly broken) sources.yaml document names."""
+    listed = sources.get("sources") if isinstance(sources, dict) else None
+    return [s.get("channel") for s in listed if isinstance(s, dict)] if isinstance(listed, list) else []
+
+
+def test_a_renamed_source_channel_is_reported_at_the_recipient_that_filters_on_it(tmp_path: Path) -> None:
+    """The case the property test above once drew (channel 'a') and wrongly counted as misplaced."""
+    result = load(tmp_path, replaced(VALID_SOURCES, ("sources", 0, "channel"), "a"), VALID_RECIPIENTS)
+    assert result == ["recipients.yaml:3: recipients[0].channels[0]: unknown channel 'twitter'; sources have a, "
+                      "call_center"]
 
 
 def test_the_valid_base_is_valid(tmp_path: Path) -> None:
