@@ -74,6 +74,8 @@ class Brand(_Strict):
     name: NonEmpty
     keywords: list[NonEmpty] = []
     exclude: list[NonEmpty] = []
+    # the brand's own accounts / author names: their posts are answers, never mentions (digest/sources/replies.py)
+    accounts: list[NonEmpty] = []
 
 
 class FieldMap(_Strict):
@@ -86,6 +88,11 @@ class FieldMap(_Strict):
     author: str | None = None
     url: str | None = None
     influence: str | None = None
+    reply_to: str | None = None  # the id (in the same export) of the post this one answers
+    # tickets: answered when they have a first response or resolution time, or an answered status
+    first_response_at: str | None = None
+    resolved_at: str | None = None
+    status: str | None = None
 
 
 class _SourceBase(_Strict):
@@ -153,6 +160,8 @@ class Alerts(_Strict):
     baseline_days: int = Field(default=14, ge=1, le=365)
     min_negative: int = Field(default=5, ge=1)
     ratio: float = Field(default=3.0, gt=1)
+    # an addressed complaint from an influential author unanswered this long is alerted, once
+    unanswered_after_hours: float | None = Field(default=None, gt=0, le=24 * 365)
 
     @field_validator("recipients")
     @classmethod

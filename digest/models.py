@@ -23,6 +23,12 @@ class Mention:
     author: str
     published: datetime  # aware, UTC
     influence: float = 0.0  # reach where the source tells it (followers, score, views); else 0
+    # threads (digest/sources/replies.py, digest/store/replies.py):
+    reply_to: str = ""  # the id of the post this one answers, if any
+    scope: str = ""  # where ids and reply_to are unique: the source's name for exports, "" (global) for feeds
+    addressed_to: tuple[str, ...] = ()  # the organisations (BRAND, ...) whose accounts it names
+    answered: bool | None = None  # a ticket's own word (first response, resolution, status); None: not a ticket
+    responded: datetime | None = None  # a ticket's first response (or resolution) time, aware UTC
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +50,17 @@ class Classification:
             "topics": list(self.topics),
             "score": round(self.score, 4),
         }
+
+
+BRAND = "brand"  # the organisation key of the brand's own accounts (competitors have their own)
+
+
+@dataclasses.dataclass(frozen=True)
+class OrgPost:
+    """A post by one of an organisation's own accounts: an answer, never a mention."""
+
+    org: str
+    post: Mention
 
 
 SourceStatus = Literal["ok", "not_modified", "error"]
@@ -68,6 +85,7 @@ class SourceResult:
     # source with problems is partial (exit 3, a line in the digest's data health), not failed
     problems: tuple[str, ...] = ()
     dropped: int = 0  # rows or items skipped, counted in `problems`
+    posts: tuple[OrgPost, ...] = ()  # the brand's (and others') own posts: stored as answers, not mentions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,3 +138,42 @@ class RenderedDigest:
     text: str
     preheader: str = ""
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (content-id, mime type, data) inline images
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseCounts:
+    """An organisation's answers to the mentions of one window, in one channel or all (store.response_facts)."""
+
+    channel: str | None  # None: every channel asked for
+    addressed: int
+    answered: int
+    median_wait_minutes: float | None  # of the answered ones whose first answer has a time
+    complaints_addressed: int
+    complaints_answered: int
+    complaints_median_wait_minutes: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Unanswered:
+    """An addressed complaint with no answer yet (as of the figures' time)."""
+
+    id: int
+    channel: str
+    url: str | None
+    author: str
+    title: str
+    text: str
+    published: datetime  # aware UTC
+    influence: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseFacts:
+    """What the store knows of one organisation's answers to one window's mentions, as of a time."""
+
+    org: str
+    as_of: datetime
+    total: ResponseCounts
+    channels: tuple[ResponseCounts, ...]
+    unanswered: tuple[Unanswered, ...]  # most influential, then longest waiting, first
+    unanswered_total: int

@@ -105,6 +105,10 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
                 if fresh:
                     new += store.add_mentions([(m, c) for (m, _, _), c in zip(fresh, scores(), strict=True)],
                                               fetched=now, by_text=[by_text for _, by_text, _ in fresh], rank=rank)
+                # the brand's own posts (answers), before their sources are recorded as fetched
+                answers = store.add_posts([p for r in finished for p in r.posts], fetched=now)
+                if answers:
+                    log.info("%d new answer%s by the brand's accounts", answers, "s" if answers != 1 else "")
                 store.record_sources(finished, at=now)
 
             def store_batch() -> None:

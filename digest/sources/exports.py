@@ -26,7 +26,7 @@ from ..config import FieldMap, FileExportSource
 from ..errors import SourceError
 from ..models import Mention, SourceResult
 from ..text import one_line
-from .fields import Mapper, RowError, items_list, on_brand
+from .fields import Mapper, RowError, customers_and_posts, items_list
 from .http import FetchContext, mib
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,9 @@ def fetch(spec: FileExportSource, ctx: FetchContext) -> SourceResult:
         raise SourceError("; ".join(out.failures))
     if files and not out.parsed and not out.failures:
         return SourceResult(spec.name, spec.channel, "not_modified", state=state)
-    mentions = on_brand(out.mentions, spec.brand_filter, ctx)
+    mentions, posts = customers_and_posts(out.mentions, spec.brand_filter, ctx)
     return SourceResult(spec.name, spec.channel, "ok", mentions, items_seen=out.rows, state=state,
-                        problems=_problems(out), dropped=out.skipped)
+                        problems=_problems(out), dropped=out.skipped, posts=posts)
 
 
 def match_files(spec: FileExportSource, ctx: FetchContext) -> list[Path]:

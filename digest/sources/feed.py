@@ -18,10 +18,11 @@ import feedparser
 
 from ..config import FeedSource
 from ..errors import SourceError
-from ..models import Mention, SourceResult
+from ..models import BRAND, Mention, OrgPost, SourceResult
 from ..text import html_to_text, matches_brand, one_line, safe_url, text_key
 from .http import FetchContext, fetch_bytes
 from .presets import Entry, Preset, get_preset
+from .replies import orgs_of, split_posts
 
 ACCEPT = ("application/atom+xml, application/rss+xml, application/feed+json, application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5")
@@ -63,10 +64,10 @@ def fetch(spec: FeedSource, ctx: FetchContext) -> SourceResult:
     body, note = repair_utf8(got.body, got.content_type)
     parsed = read_feed(body, media_type=got.media_type, content_type=got.content_type, base_url=got.url,
                        known=frozenset(known))
-    mentions = to_mentions(parsed.entries, spec, ctx, preset)
+    mentions, posts = to_mentions(parsed.entries, spec, ctx, preset)
     state = {**got.state, ENTRIES: " ".join(parsed.keys[:_MAX_REMEMBERED]), ENTRIES_FOR: settings}
     return SourceResult(spec.name, spec.channel, "ok", tuple(mentions), items_seen=len(parsed.keys),
-                        error=note, state=state, unseen=bool(known))
+                        error=note, state=state, unseen=bool(known), posts=tuple(posts))
 
 
 def _settings_key(spec: FeedSource, ctx: FetchContext) -> str:
@@ -114,8 +115,9 @@ def repair_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str | None]
 
 
 def to_mentions(entries: Iterable[Entry], spec: FeedSource, ctx: FetchContext,
-                preset: Preset | None) -> list[Mention]:
-    """Entries -> Mentions: preset applied, brand filter, empty and repeated entries dropped."""
+                preset: Preset | None) -> tuple[list[Mention], list[OrgPost]]:
+    """Entries -> (Mentions, the organisations' own posts): preset applied, brand filter (not on the
+    organisations' posts: a reply rarely names its brand), empty and repeated entries dropped."""
     brand = ctx.config.sources.brand
     out: list[Mention] = []
     seen: set[str] = set()
@@ -125,12 +127,13 @@ def to_mentions(entries: Iterable[Entry], spec: FeedSource, ctx: FetchContext,
         mention = to_mention(entry, spec, ctx.now)
         if mention is None or mention.external_id in seen:
             continue
-        said = f"{mention.title}\n{mention.text}"
-        if spec.brand_filter and not matches_brand(said, brand.keywords, brand.exclude):
-            continue
         seen.add(mention.external_id)
         out.append(mention)
-    return out
+    customers, posts = split_posts(out, orgs_of(ctx.config.sources))
+    if spec.brand_filter:
+        customers = [m for m in customers if BRAND in m.addressed_to
+                     or matches_brand(f"{m.title}\n{m.text}", brand.keywords, brand.exclude)]
+    return customers, posts
 
 
 def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:
@@ -138,14 +141,27 @@ def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:
     text = entry.text or entry.title
     if not text:
         return None
-    external_id = entry.id.strip() or entry.link.strip() or text_key(f"{entry.title}\n{text}")
-    if len(external_id) > _MAX_ID:
-        external_id = hashlib.sha256(external_id.encode()).hexdigest()[:32]
+    external_id = _post_id(entry.id.strip() or entry.link.strip() or text_key(f"{entry.title}\n{text}"))
     # a feed's clock is not ours: an item "published" in the future would sit in a digest not yet due
     published = min(entry.published, now) if entry.published else now
+    reply_to = reply_ref(entry.raw)
     return Mention(source=spec.name, channel=spec.channel, external_id=external_id, url=safe_url(entry.link),
                    title=entry.title, text=text, author=entry.author, published=published,
-                   influence=entry.influence)
+                   influence=entry.influence, reply_to=_post_id(reply_to) if reply_to else "")
+
+
+def _post_id(ident: str) -> str:
+    """An entry's id as stored: longer ids (some feeds use the whole URL with tracking) are hashed."""
+    return hashlib.sha256(ident.encode()).hexdigest()[:32] if len(ident) > _MAX_ID else ident
+
+
+def reply_ref(raw: Mapping[str, Any]) -> str:
+    """The id of the entry this one answers: Atom threading's `thr:in-reply-to` (RFC 4685) `ref`, else its
+    `href`; "" when it answers nothing (feedparser keeps only the last in-reply-to of an entry)."""
+    found = raw.get("thr_in-reply-to")
+    if not isinstance(found, Mapping):
+        return ""
+    return one_line(str(found.get("ref") or found.get("href") or ""))
 
 
 def parse_feed(body: bytes, *, media_type: str = "", content_type: str = "",

@@ -16,9 +16,10 @@ from typing import Any
 
 from ..config import FieldMap
 from ..errors import SourceError
-from ..models import Mention
+from ..models import BRAND, Mention, OrgPost
 from ..text import html_to_text, matches_brand, normalize, one_line, safe_url
 from .http import FetchContext
+from .replies import orgs_of, split_posts
 
 # tried in order after ISO 8601; month-first like US exports (set date_format for day-first data)
 DATE_FORMATS = (
@@ -27,7 +28,11 @@ DATE_FORMATS = (
     "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y",
     "%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y",
     "%b %d, %Y %H:%M:%S", "%b %d, %Y %H:%M", "%b %d, %Y", "%b %d %Y",
+    "%a %b %d %H:%M:%S %z %Y",  # Twitter's created_at: "Tue Oct 31 22:10:47 +0000 2017"
 )
+# a ticket whose status is one of these was answered (Zendesk's pending and hold wait on the customer)
+ANSWERED_STATUSES = frozenset({"answered", "replied", "responded", "pending", "hold", "on-hold", "on hold",
+                               "solved", "resolved", "closed", "done", "completed", "complete"})
 
 
 class RowError(ValueError):
@@ -63,7 +68,29 @@ class Mapper:
             author=one_line(_scalar(lookup(record, f.author))) if f.author else "",
             published=published or self.now,
             influence=_number(lookup(record, f.influence)) if f.influence else 0.0,
+            reply_to=_scalar(lookup(record, f.reply_to)).strip()[:1024] if f.reply_to else "",
+            scope=self.source,  # an export's ids are its own
+            **self._answer(record),
         )
+
+    def _answer(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A ticket's `answered` and `responded` from first_response_at, resolved_at and status, if mapped."""
+        f = self.fields
+        if not (f.first_response_at or f.resolved_at or f.status):
+            return {}
+        responded = self._date(record, f.first_response_at) or self._date(record, f.resolved_at)
+        status = _scalar(lookup(record, f.status)).strip().lower() if f.status else ""
+        return {"answered": responded is not None or status in ANSWERED_STATUSES, "responded": responded}
+
+    def _date(self, record: Mapping[str, Any], key: str | None) -> datetime | None:
+        """An optional date column: None when unmapped or empty; RowError when unreadable."""
+        value = lookup(record, key) if key else None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return parse_date(value, self.date_format, self.tz)
+        except ValueError:
+            raise RowError(f"bad date {one_line(str(value), max_chars=40)!r} in {key!r}") from None
 
     def _published(self, record: Mapping[str, Any]) -> datetime | None:
         if not self.fields.published:
@@ -177,11 +204,22 @@ def _number(value: Any) -> float:
 
 
 def on_brand(mentions: list[Mention], brand_filter: bool, ctx: FetchContext) -> tuple[Mention, ...]:
-    """The mentions that name the brand (all of them when the source's brand_filter is off)."""
+    """The mentions that name the brand (all of them when the source's brand_filter is off).
+
+    A mention addressed to the brand (naming one of its accounts, a ticket) names it.
+    """
     brand = ctx.config.sources.brand
     if not brand_filter:
         return tuple(mentions)
-    return tuple(m for m in mentions if matches_brand(f"{m.title}\n{m.text}", brand.keywords, brand.exclude))
+    return tuple(m for m in mentions if BRAND in m.addressed_to
+                 or matches_brand(f"{m.title}\n{m.text}", brand.keywords, brand.exclude))
+
+
+def customers_and_posts(mentions: list[Mention], brand_filter: bool,
+                        ctx: FetchContext) -> tuple[tuple[Mention, ...], tuple[OrgPost, ...]]:
+    """The brand's (customers') mentions, and the organisations' own posts, kept whatever they name."""
+    customers, posts = split_posts(mentions, orgs_of(ctx.config.sources))
+    return on_brand(customers, brand_filter, ctx), tuple(posts)
 
 
 def items_list(data: Any, items_path: str | None, where: str) -> list[Any]:

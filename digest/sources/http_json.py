@@ -17,7 +17,7 @@ from ..config import HttpJsonSource
 from ..errors import SourceError
 from ..models import Mention, SourceResult
 from ..text import one_line
-from .fields import Mapper, RowError, dig, items_list, on_brand
+from .fields import Mapper, RowError, customers_and_posts, dig, items_list
 from .http import FetchContext, Fetched, fetch_bytes, same_origin, show_url
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,10 @@ def fetch(spec: HttpJsonSource, ctx: FetchContext, env: Mapping[str, str] | None
             if mention:
                 mentions.append(mention)
         url = _next_url(data, spec.next_path, got.url)
-    kept = on_brand(mentions, spec.brand_filter, ctx)
+    kept, posts = customers_and_posts(mentions, spec.brand_filter, ctx)
     note = f"{skipped} item{'s' if skipped != 1 else ''} skipped (no text, not an object or a bad date)"
     return SourceResult(spec.name, spec.channel, "ok", kept, items_seen=seen, state=state,
-                        problems=(note,) if skipped else (), dropped=skipped)
+                        problems=(note,) if skipped else (), dropped=skipped, posts=posts)
 
 
 def secret_headers(wanted: Mapping[str, str], env: Mapping[str, str]) -> dict[str, str]:

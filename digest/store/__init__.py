@@ -13,6 +13,7 @@ The store is one class assembled from a part per concern, all over one engine (b
 * schema.py: the tables; migrations.py: upgrades of stores written by earlier versions;
 * mentions.py: adding mentions (deduplicated) and reading them;
 * rollups.py: the rollup tables a digest reads (`facts`);
+* replies.py: the organisations' own posts matched with their threads, and the response figures;
 * sources.py: source health and fetch state;
 * ledger.py: the delivery ledger;
 * meta.py: small named values.
@@ -32,14 +33,16 @@ from .base import BUSY_TIMEOUT, DEFAULT_DB_NAME, connect, default_url, reason, s
 from .ledger import STALE_CLAIM, Ledger
 from .mentions import Mentions, mention_keys_of
 from .migrations import Migrations
+from .replies import Replies, thread_key
 from .rollups import Rollups
 from .schema import create_schema
 from .sources import Sources
 
-__all__ = ["BUSY_TIMEOUT", "DEFAULT_DB_NAME", "STALE_CLAIM", "Store", "default_url", "mention_keys_of"]
+__all__ = ["BUSY_TIMEOUT", "DEFAULT_DB_NAME", "STALE_CLAIM", "Store", "default_url", "mention_keys_of",
+           "thread_key"]
 
 
-class Store(Mentions, Rollups, Sources, Ledger, Migrations):
+class Store(Mentions, Rollups, Replies, Sources, Ledger, Migrations):
     """The product's persistent state. Create with `Store.open(url)`; close with `close()`."""
 
     @classmethod

@@ -28,6 +28,7 @@ from ..rollups import (
 )
 from ..text import normalize, text_key
 from .base import StoreBase, chunks, insert_missing, reason, shown_url, utc_at
+from .replies import link_mentions, mention_thread_keys
 from .rollups import add_rollups, remove_rollups
 from .schema import (
     FRAME_COLUMNS,
@@ -161,6 +162,7 @@ class Mentions(StoreBase):
         row_keys: list[list[str]] = []
         again: list[tuple[Mention, list[str]]] = []
         batch: set[str] = set()
+        stored: list[tuple[Mention, Classification]] = []
         for m, c, ks in keyed:
             if batch.intersection(ks) or not known.keys().isdisjoint(ks):
                 again.append((m, ks))  # stored before, or earlier in this batch
@@ -171,8 +173,10 @@ class Mentions(StoreBase):
                 "published": m.published, "fetched": fetched, "influence": m.influence,
                 "polarity": c.polarity, "sentiment": c.sentiment, "complaint": c.complaint,
                 "topics": json.dumps(list(c.topics)), "score": c.score, "sample": sample_of(ks[0]),
+                **dict(zip(("post_key", "reply_key"), mention_thread_keys(m), strict=True)),
             })
             row_keys.append(ks)
+            stored.append((m, c))
             batch.update(ks)  # the same post twice in one batch is stored once
         if rows:
             # one statement for the batch; ids come back in the order of the rows
@@ -185,6 +189,7 @@ class Mentions(StoreBase):
             added = pd.DataFrame([{c: row[c] for c in ROLLUP_COLUMNS if c != "id"} for row in rows])
             added["id"] = ids
             add_rollups(conn, added)
+            link_mentions(conn, [(mid, m, c) for mid, (m, c) in zip(ids, stored, strict=True)])
             known.update((k, int(mid)) for mid, ks in zip(ids, row_keys, strict=True) for k in ks)
         _seen_again(conn, again, known, rank)
         return len(rows)

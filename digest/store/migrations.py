@@ -18,6 +18,7 @@ from .schema import (
     ROLLUP_COLUMNS,
     ROLLUPS_META,
     ROLLUPS_VERSION,
+    THREADS_META,
     day_rollups,
     mention_rollups,
     mentions,
@@ -37,6 +38,7 @@ class Migrations(Meta):
         Runs once per store; later opens only read one meta row. Raises StoreError if another process
         holds the migration lock for an hour.
         """
+        self._migrate_threads()
         if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
             return
         columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
@@ -74,3 +76,23 @@ class Migrations(Meta):
                 conn.execute(sa.insert(meta).values(key=ROLLUPS_META, value=ROLLUPS_VERSION))
             if added:
                 log.info("counted %d stored mentions into the rollups", added)
+
+    def _migrate_threads(self) -> None:
+        """Stores written before threads (issue 16) get mentions.post_key and reply_key, once.
+
+        Mentions stored before have no key: answers to them are stored but not matched with them.
+        """
+        if self.get_meta(THREADS_META) == "1":
+            return
+        with self.lock("migrate", wait=3600) as got:
+            if not got:
+                raise StoreError(f"another process is still migrating {shown_url(str(self.url))}")
+            with self.engine.begin() as conn:
+                columns = {c["name"] for c in sa.inspect(conn).get_columns("mentions")}
+                for name in ("post_key", "reply_key"):
+                    if name not in columns:
+                        conn.execute(sa.text(f"ALTER TABLE mentions ADD COLUMN {name} VARCHAR(32)"))
+                for index in mentions.indexes:
+                    if index.name in ("ix_mentions_post_key", "ix_mentions_reply_key"):
+                        index.create(conn, checkfirst=True)
+            self.setdefault_meta(THREADS_META, "1")

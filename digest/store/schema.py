@@ -58,9 +58,14 @@ mentions = sa.Table(
     sa.Column("score", sa.Float, nullable=False, default=0.0),
     # in [0, SAMPLE_BUCKETS), spread by a hash: an even sample of complaints is one index look-up
     sa.Column("sample", sa.Integer, nullable=False, default=0),
+    # threads (store/replies.py): the post's own key and the key of the post it answers (thread_key)
+    sa.Column("post_key", sa.String(32)),
+    sa.Column("reply_key", sa.String(32)),
     sa.Index("ix_mentions_published", "published"),
     sa.Index("ix_mentions_channel_published", "channel", "published"),
     sa.Index("ix_mentions_complaint_sample", "complaint", "sample", "published"),
+    sa.Index("ix_mentions_post_key", "post_key"),
+    sa.Index("ix_mentions_reply_key", "reply_key"),
 )
 
 # Every identity a mention is known by; a new mention sharing any key with a stored one is a duplicate.
@@ -157,6 +162,40 @@ quote_candidates = sa.Table(
     sa.Column("published", UTCDateTime, nullable=False),
     sqlite_with_rowid=False,
 )
+# Posts by an organisation's own accounts (the brand's answers): never mentions, kept to match threads.
+org_posts = sa.Table(
+    "org_posts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("org", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("external_id", sa.String(1024), nullable=False),
+    sa.Column("post_key", sa.String(32), nullable=False, unique=True),
+    sa.Column("reply_key", sa.String(32)),
+    sa.Column("url", sa.String(2048)),
+    sa.Column("author", sa.String(300), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("published", UTCDateTime, nullable=False),
+    sa.Column("fetched", UTCDateTime, nullable=False),
+    sa.Index("ix_org_posts_reply_key", "reply_key"),
+)
+# A mention addressed to or answered by an organisation: one row per (mention, organisation), with the
+# mention's time, channel, complaint and influence copied so that a period's figures are one indexed scan.
+responses = sa.Table(
+    "responses", metadata,
+    sa.Column("mention_id", sa.Integer, sa.ForeignKey("mentions.id"), primary_key=True),
+    sa.Column("org", sa.String(200), primary_key=True),
+    sa.Column("published", UTCDateTime, nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("complaint", sa.Boolean, nullable=False),
+    sa.Column("influence", sa.Float, nullable=False, default=0.0),
+    sa.Column("addressed", sa.Boolean, nullable=False, default=False),
+    sa.Column("answered", sa.Boolean, nullable=False, default=False),  # a ticket said so, or a reply came
+    sa.Column("responded", UTCDateTime),  # the first answer in its thread (the earliest, whenever fetched)
+    sa.Column("wait_minutes", sa.Float),  # from the mention to `responded`, at least 0
+    sa.Index("ix_responses_org_published", "org", "addressed", "published"),
+)
+THREADS_META = "threads_version"  # 1: mentions.post_key and reply_key
 ROLLUPS_META = "rollups_version"
 ROLLUPS_VERSION = "3"  # 2: day_rollups; 3: topic quote candidates rank single-topic complaints first
 # the columns rollups.deltas reads

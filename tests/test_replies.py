@@ -1,0 +1,289 @@
+"""Issue 16, "Did we answer?": the brand's own posts are answers, matched with the mentions they answer
+(in either arrival order, through threads), and each period's response figures (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import statistics
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from digest.models import BRAND, Classification, Mention, OrgPost, SourceResult
+from digest.sources import fetch_source
+from digest.sources.replies import account_key, names_account, split_posts
+from digest.store import Store
+from tests.helpers_http import make_config, make_ctx
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+HEADER = ["tweet_id", "author_id", "inbound", "created_at", "text", "response_tweet_id", "in_response_to_tweet_id"]
+FIELDS = {"id": "tweet_id", "author": "author_id", "text": "text", "published": "created_at",
+          "reply_to": "in_response_to_tweet_id"}
+NEGATIVE = Classification("negative", -0.5, True, ())
+NEUTRAL = Classification("neutral", 0.0, False, ())
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        yield s
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    yield s
+    s.close()
+
+
+def twitter_time(at: datetime) -> str:
+    return at.strftime("%a %b %d %H:%M:%S +0000 %Y")
+
+
+def care_csv(rows: list[dict[str, Any]]) -> str:
+    """A customer-care export shaped like the public "customer support on Twitter" corpus (ids as floats)."""
+    out = io.StringIO()
+    w = csv.DictWriter(out, HEADER)
+    w.writeheader()
+    for r in rows:
+        w.writerow({"tweet_id": r["id"], "author_id": r["author"], "inbound": r["author"] != "AcmeAirHelp",
+                    "created_at": twitter_time(r["at"]), "text": r["text"], "response_tweet_id": "",
+                    "in_response_to_tweet_id": f"{r['to']}.0" if r.get("to") else ""})
+    return out.getvalue()
+
+
+def fetch_care(tmp_path: Path, session: requests.Session, rows: list[dict[str, Any]], *,
+               name: str = "care-1.csv", accounts: tuple[str, ...] = ("AcmeAir", "AcmeAirHelp")) -> SourceResult:
+    folder = tmp_path / "exports"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(care_csv(rows))
+    spec = {"name": "care", "kind": "csv", "path": "exports/care-*.csv", "channel": "twitter", "fields": FIELDS}
+    config = make_config(tmp_path, [spec], brand={"name": "Acme Air", "keywords": ["acme"],
+                                                 "accounts": list(accounts)})
+    return fetch_source(config.sources.sources[0], make_ctx(config, session))
+
+
+def test_brand_posts_are_answers_not_mentions(tmp_path: Path, session: requests.Session) -> None:
+    result = fetch_care(tmp_path, session, [
+        {"id": 1, "author": "115712", "at": T0, "text": "@AcmeAirHelp my bag never arrived"},
+        {"id": 2, "author": "AcmeAirHelp", "at": T0 + timedelta(minutes=12), "text": "@115712 So sorry, DM us",
+         "to": 1},
+        {"id": 3, "author": "115712", "at": T0 + timedelta(minutes=20), "text": "@AcmeAirHelp done", "to": 2},
+        {"id": 4, "author": "99", "at": T0, "text": "acme lost my bag too"},
+        {"id": 5, "author": "88", "at": T0, "text": "nothing about the brand here"},
+    ])
+    assert result.status == "ok", result.problems
+    assert [m.external_id for m in result.mentions] == ["1", "3", "4"]
+    # the brand's reply names no keyword and is kept all the same, as an answer
+    assert [(p.org, p.post.external_id, p.post.reply_to) for p in result.posts] == [(BRAND, "2", "1.0")]
+    by_id = {m.external_id: m for m in result.mentions}
+    assert by_id["1"].addressed_to == (BRAND,) and by_id["4"].addressed_to == ()
+    assert by_id["3"].reply_to == "2.0" and by_id["1"].published == T0  # Twitter's created_at format
+    assert by_id["1"].scope == "care"
+
+
+def test_accounts_are_matched_as_handles_and_authors() -> None:
+    assert names_account("thanks @AcmeAir!", ["AcmeAir"])
+    assert names_account("cc @acmeair@mastodon.social", ["@AcmeAir"])
+    assert not names_account("@AcmeAirlines is another one", ["AcmeAir"])
+    assert not names_account("mail me at bob@acmeair.example", ["AcmeAir"])
+    assert not names_account("AcmeAir without the at sign", ["AcmeAir"])
+    assert account_key("u/AcmeAir") == account_key("@AcmeAir@mastodon.social") == account_key(" acmeair ")
+    m = Mention("s", "twitter", "1", None, "", "hi", "@ACMEAIR", T0)
+    assert split_posts([m], {BRAND: ["AcmeAir"]}) == ([], [OrgPost(BRAND, m)])
+
+
+def _mention(ident: str, at: datetime, *, to: str = "", addressed: bool = True, channel: str = "twitter",
+             influence: float = 0.0, text: str = "") -> Mention:
+    return Mention("care", channel, ident, f"https://x.example/{ident}", "", text or f"customer post {ident}",
+                   f"c{ident}", at, influence, reply_to=to, scope="care",
+                   addressed_to=(BRAND,) if addressed else ())
+
+
+def _answer(ident: str, at: datetime, to: str) -> OrgPost:
+    return OrgPost(BRAND, Mention("care", "twitter", ident, None, "", f"answer {ident}", "AcmeAirHelp", at,
+                                  reply_to=to, scope="care"))
+
+
+def conversations(seed: int, n: int) -> tuple[list[tuple[Mention, Classification]], list[OrgPost],
+                                              dict[str, float | None]]:
+    """`n` customer posts over two weeks, some answered after a known wait (some after the week ends),
+    some answered only further down their thread; with each post's expected wait in minutes (None: none)."""
+    rng = random.Random(seed)
+    mentions: list[tuple[Mention, Classification]] = []
+    answers: list[OrgPost] = []
+    expected: dict[str, float | None] = {}
+    for i in range(n):
+        ident = str(1000 + i)
+        at = T0 + timedelta(minutes=rng.randrange(0, 14 * 24 * 60))
+        mentions.append((_mention(ident, at), NEGATIVE if i % 3 == 0 else NEUTRAL))
+        kind = rng.random()
+        if kind < 0.55:  # answered directly
+            wait = float(rng.randrange(1, 600))
+            answers.append(_answer(f"a{ident}", at + timedelta(minutes=wait), ident))
+            expected[ident] = wait
+        elif kind < 0.7:  # the customer added to their post, and the brand answered the addition
+            extra = f"{ident}x"
+            mentions.append((_mention(extra, at + timedelta(minutes=3), to=ident), NEUTRAL))
+            wait = float(rng.randrange(5, 900))
+            answers.append(_answer(f"a{extra}", at + timedelta(minutes=wait), extra))
+            expected[ident] = wait
+            expected[extra] = wait - 3
+        else:
+            expected[ident] = None
+    return mentions, answers, expected
+
+
+def _expected_figures(mentions: list[tuple[Mention, Classification]], expected: dict[str, float | None],
+                      start: datetime, end: datetime) -> tuple[int, int, float | None, int, int]:
+    inside = [(m, c) for m, c in mentions if start <= m.published < end]
+    waits = [expected[m.external_id] for m, _ in inside]
+    answered = [w for w in waits if w is not None]
+    complaints = [expected[m.external_id] for m, c in inside if c.complaint]
+    return (len(inside), len(answered), statistics.median(answered) if answered else None, len(complaints),
+            sum(w is not None for w in complaints))
+
+
+@pytest.mark.parametrize("answers_first", [False, True], ids=["question-first", "answer-first"])
+def test_known_rate_and_median_in_either_arrival_order(store: Store, answers_first: bool) -> None:
+    mentions, answers, expected = conversations(16, 120)
+    rng = random.Random(1)
+    rng.shuffle(mentions)
+    if answers_first:
+        store.add_posts(answers, fetched=T0)
+    for i in range(0, len(mentions), 25):  # several ingests
+        store.add_mentions(mentions[i:i + 25], fetched=T0)
+    if not answers_first:
+        store.add_posts(answers, fetched=T0)
+    as_of = T0 + timedelta(days=30)
+    for start in (T0, T0 + timedelta(days=7)):
+        end = start + timedelta(days=7)
+        got = store.response_facts(BRAND, start, end, as_of=as_of)
+        want = _expected_figures(mentions, expected, start, end)
+        t = got.total
+        assert (t.addressed, t.answered, t.median_wait_minutes, t.complaints_addressed,
+                t.complaints_answered) == pytest.approx(want)
+        assert got.unanswered_total == want[3] - want[4]
+
+
+def test_a_thread_answered_further_down(store: Store) -> None:
+    """root -> brand -> customer follow-up -> brand: both customer posts answered, each by its own first
+    answer; a reply to a reply of the brand is addressed even without naming the brand."""
+    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=T0)
+    store.add_posts([_answer("2", T0 + timedelta(minutes=10), "1")], fetched=T0)
+    store.add_mentions([(_mention("3", T0 + timedelta(minutes=30), to="2", addressed=False), NEGATIVE)], fetched=T0)
+    day = (T0, T0 + timedelta(days=1))
+    facts = store.response_facts(BRAND, *day, as_of=T0 + timedelta(days=1))
+    assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (2, 1, 10.0)
+    assert [u.id for u in facts.unanswered] and facts.unanswered[0].text == "customer post 3"
+    store.add_posts([_answer("4", T0 + timedelta(minutes=70), "3")], fetched=T0)
+    facts = store.response_facts(BRAND, *day, as_of=T0 + timedelta(days=1))
+    assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (2, 2, 25.0)
+    assert facts.unanswered == () and facts.unanswered_total == 0
+
+
+def test_a_thread_whose_middle_arrives_last(store: Store) -> None:
+    """root, then the brand's answer to a follow-up not fetched yet, then the follow-up: the root is answered."""
+    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=T0)
+    store.add_posts([_answer("3", T0 + timedelta(minutes=45), "2")], fetched=T0)
+    store.add_mentions([(_mention("2", T0 + timedelta(minutes=5), to="1"), NEUTRAL)], fetched=T0)
+    facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=T0 + timedelta(days=1))
+    assert (facts.total.addressed, facts.total.answered) == (2, 2)
+    assert facts.total.median_wait_minutes == pytest.approx((45 + 40) / 2)
+
+
+def test_answers_after_the_period_count_for_it_as_of_the_digest(store: Store) -> None:
+    late = T0 + timedelta(days=7) - timedelta(hours=1)  # Sunday night, answered on Monday
+    store.add_mentions([(_mention("1", late, influence=50.0), NEGATIVE),
+                        (_mention("2", late, channel="reddit"), NEGATIVE)], fetched=T0)
+    store.add_posts([_answer("9", late + timedelta(hours=3), "1")], fetched=T0)
+    week = (T0, T0 + timedelta(days=7))
+    before = store.response_facts(BRAND, *week, as_of=late + timedelta(hours=2))
+    after = store.response_facts(BRAND, *week, as_of=late + timedelta(hours=4))
+    assert (before.total.answered, after.total.answered) == (0, 1)
+    assert after.total.median_wait_minutes == 180.0
+    assert [u.influence for u in before.unanswered] == [50.0, 0.0]  # the most influential first
+    assert [(c.channel, c.addressed, c.answered) for c in after.channels] == [("reddit", 1, 0), ("twitter", 1, 1)]
+    only_reddit = store.response_facts(BRAND, *week, as_of=late + timedelta(hours=4), channels=["reddit"])
+    assert (only_reddit.total.addressed, only_reddit.total.answered) == (1, 0)
+    next_week = store.response_facts(BRAND, T0 + timedelta(days=7), T0 + timedelta(days=14), as_of=late
+                                     + timedelta(days=3))
+    assert next_week.total.addressed == 0
+
+
+def test_posts_are_stored_once_and_not_as_mentions(store: Store) -> None:
+    post = _answer("2", T0, "1")
+    assert store.add_posts([post, post], fetched=T0) == 1
+    assert store.add_posts([post], fetched=T0) == 0
+    assert store.count_posts(BRAND) == 1 and store.count_mentions() == 0
+
+
+def test_a_ticket_answers_itself(tmp_path: Path, session: requests.Session, store: Store) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "calls-1.csv").write_text(
+        "id,opened,first_reply,closed,status,notes\n"
+        "T1,2026-11-02T09:00:00Z,2026-11-02T09:30:00Z,,open,Bag lost\n"
+        "T2,2026-11-02T10:00:00Z,,2026-11-02T12:00:00Z,solved,Refund please\n"
+        "T3,2026-11-02T11:00:00Z,,,solved,Seat broken\n"
+        "T4,2026-11-02T11:00:00Z,,,new,Nobody called back\n"
+        "T5,2026-11-02T11:00:00Z,not a date,,new,Bad row\n")
+    spec = {"name": "calls", "kind": "csv", "path": "exports/calls-*.csv", "channel": "call_center",
+            "brand_filter": False, "fields": {"id": "id", "published": "opened", "text": "notes",
+                                              "first_response_at": "first_reply", "resolved_at": "closed",
+                                              "status": "status"}}
+    config = make_config(tmp_path, [spec])
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+    assert result.status == "ok"
+    assert "calls-1.csv line 6: bad date 'not a date' in 'first_reply'" in " ".join(result.problems)
+    assert [(m.external_id, m.answered, m.addressed_to) for m in result.mentions] == [
+        ("T1", True, (BRAND,)), ("T2", True, (BRAND,)), ("T3", True, (BRAND,)), ("T4", False, (BRAND,))]
+    store.add_mentions([(m, NEGATIVE) for m in result.mentions], fetched=T0, by_text=False)
+    facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=T0 + timedelta(days=1))
+    # T3 is answered (its status says so) without a time: it is not in the median
+    assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (4, 3, 75.0)
+    assert [u.text for u in facts.unanswered] == ["Nobody called back"]
+
+
+def test_feed_threading_and_authors(tmp_path: Path, session: requests.Session) -> None:
+    (tmp_path / "f.xml").write_text(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        'xmlns:thr="http://purl.org/syndication/thread/1.0"><title>t</title>'
+        '<entry><id>tag:x,2026:1</id><title>q</title><author><name>bob</name></author>'
+        '<updated>2026-11-02T09:00:00Z</updated><content>@AcmeAir where is my bag</content></entry>'
+        '<entry><id>tag:x,2026:2</id><title>re</title><author><name>AcmeAir</name></author>'
+        '<updated>2026-11-02T09:10:00Z</updated><thr:in-reply-to ref="tag:x,2026:1"/>'
+        '<content>Sorry Bob, looking into it</content></entry></feed>')
+    config = make_config(tmp_path, [{"name": "f", "kind": "feed", "url": "f.xml", "channel": "blogs"}],
+                         brand={"name": "Acme Air", "keywords": ["acme"], "accounts": ["AcmeAir"]})
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+    assert [(m.external_id, m.addressed_to) for m in result.mentions] == [("tag:x,2026:1", (BRAND,))]
+    assert [(p.post.author, p.post.reply_to) for p in result.posts] == [("AcmeAir", "tag:x,2026:1")]
+
+
+def test_a_store_written_before_threads_gets_the_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    Store.open(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # as earlier versions left it
+        conn.execute(sa.text("DROP INDEX ix_mentions_post_key"))
+        conn.execute(sa.text("DROP INDEX ix_mentions_reply_key"))
+        conn.execute(sa.text("ALTER TABLE mentions DROP COLUMN post_key"))
+        conn.execute(sa.text("ALTER TABLE mentions DROP COLUMN reply_key"))
+        conn.execute(sa.text("DROP TABLE responses"))
+        conn.execute(sa.text("DROP TABLE org_posts"))
+        conn.execute(sa.text("DELETE FROM meta WHERE key = 'threads_version'"))
+    engine.dispose()
+    store = Store.open(url)
+    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=T0)
+    store.add_posts([_answer("2", T0 + timedelta(minutes=4), "1")], fetched=T0)
+    facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=T0 + timedelta(days=1))
+    assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (1, 1, 4.0)
+    store.close()
