@@ -23,6 +23,7 @@ from digest.store import Store
 from tests.helpers_http import make_config, make_ctx
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+LATER = T0 + timedelta(days=30)  # when the exports are read
 HEADER = ["tweet_id", "author_id", "inbound", "created_at", "text", "response_tweet_id", "in_response_to_tweet_id"]
 FIELDS = {"id": "tweet_id", "author": "author_id", "text": "text", "published": "created_at",
           "reply_to": "in_response_to_tweet_id"}
@@ -67,7 +68,7 @@ def fetch_care(tmp_path: Path, session: requests.Session, rows: list[dict[str, A
     spec = {"name": "care", "kind": "csv", "path": "exports/care-*.csv", "channel": "twitter", "fields": FIELDS}
     config = make_config(tmp_path, [spec], brand={"name": "Acme Air", "keywords": ["acme"],
                                                  "accounts": list(accounts)})
-    return fetch_source(config.sources.sources[0], make_ctx(config, session))
+    return fetch_source(config.sources.sources[0], make_ctx(config, session, now=LATER))
 
 
 def test_brand_posts_are_answers_not_mentions(tmp_path: Path, session: requests.Session) -> None:
@@ -157,11 +158,11 @@ def test_known_rate_and_median_in_either_arrival_order(store: Store, answers_fir
     rng = random.Random(1)
     rng.shuffle(mentions)
     if answers_first:
-        store.add_posts(answers, fetched=T0)
+        store.add_posts(answers, fetched=LATER)
     for i in range(0, len(mentions), 25):  # several ingests
-        store.add_mentions(mentions[i:i + 25], fetched=T0)
+        store.add_mentions(mentions[i:i + 25], fetched=LATER)
     if not answers_first:
-        store.add_posts(answers, fetched=T0)
+        store.add_posts(answers, fetched=LATER)
     as_of = T0 + timedelta(days=30)
     for start in (T0, T0 + timedelta(days=7)):
         end = start + timedelta(days=7)
@@ -176,14 +177,14 @@ def test_known_rate_and_median_in_either_arrival_order(store: Store, answers_fir
 def test_a_thread_answered_further_down(store: Store) -> None:
     """root -> brand -> customer follow-up -> brand: both customer posts answered, each by its own first
     answer; a reply to a reply of the brand is addressed even without naming the brand."""
-    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=T0)
-    store.add_posts([_answer("2", T0 + timedelta(minutes=10), "1")], fetched=T0)
-    store.add_mentions([(_mention("3", T0 + timedelta(minutes=30), to="2", addressed=False), NEGATIVE)], fetched=T0)
+    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=LATER)
+    store.add_posts([_answer("2", T0 + timedelta(minutes=10), "1")], fetched=LATER)
+    store.add_mentions([(_mention("3", T0 + timedelta(minutes=30), to="2", addressed=False), NEGATIVE)], fetched=LATER)
     day = (T0, T0 + timedelta(days=1))
     facts = store.response_facts(BRAND, *day, as_of=T0 + timedelta(days=1))
     assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (2, 1, 10.0)
     assert [u.id for u in facts.unanswered] and facts.unanswered[0].text == "customer post 3"
-    store.add_posts([_answer("4", T0 + timedelta(minutes=70), "3")], fetched=T0)
+    store.add_posts([_answer("4", T0 + timedelta(minutes=70), "3")], fetched=LATER)
     facts = store.response_facts(BRAND, *day, as_of=T0 + timedelta(days=1))
     assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (2, 2, 25.0)
     assert facts.unanswered == () and facts.unanswered_total == 0
@@ -191,9 +192,9 @@ def test_a_thread_answered_further_down(store: Store) -> None:
 
 def test_a_thread_whose_middle_arrives_last(store: Store) -> None:
     """root, then the brand's answer to a follow-up not fetched yet, then the follow-up: the root is answered."""
-    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=T0)
-    store.add_posts([_answer("3", T0 + timedelta(minutes=45), "2")], fetched=T0)
-    store.add_mentions([(_mention("2", T0 + timedelta(minutes=5), to="1"), NEUTRAL)], fetched=T0)
+    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=LATER)
+    store.add_posts([_answer("3", T0 + timedelta(minutes=45), "2")], fetched=LATER)
+    store.add_mentions([(_mention("2", T0 + timedelta(minutes=5), to="1"), NEUTRAL)], fetched=LATER)
     facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=T0 + timedelta(days=1))
     assert (facts.total.addressed, facts.total.answered) == (2, 2)
     assert facts.total.median_wait_minutes == pytest.approx((45 + 40) / 2)
@@ -202,8 +203,8 @@ def test_a_thread_whose_middle_arrives_last(store: Store) -> None:
 def test_answers_after_the_period_count_for_it_as_of_the_digest(store: Store) -> None:
     late = T0 + timedelta(days=7) - timedelta(hours=1)  # Sunday night, answered on Monday
     store.add_mentions([(_mention("1", late, influence=50.0), NEGATIVE),
-                        (_mention("2", late, channel="reddit"), NEGATIVE)], fetched=T0)
-    store.add_posts([_answer("9", late + timedelta(hours=3), "1")], fetched=T0)
+                        (_mention("2", late, channel="reddit"), NEGATIVE)], fetched=LATER)
+    store.add_posts([_answer("9", late + timedelta(hours=3), "1")], fetched=LATER)
     week = (T0, T0 + timedelta(days=7))
     before = store.response_facts(BRAND, *week, as_of=late + timedelta(hours=2))
     after = store.response_facts(BRAND, *week, as_of=late + timedelta(hours=4))
@@ -220,8 +221,8 @@ def test_answers_after_the_period_count_for_it_as_of_the_digest(store: Store) ->
 
 def test_posts_are_stored_once_and_not_as_mentions(store: Store) -> None:
     post = _answer("2", T0, "1")
-    assert store.add_posts([post, post], fetched=T0) == 1
-    assert store.add_posts([post], fetched=T0) == 0
+    assert store.add_posts([post, post], fetched=LATER) == 1
+    assert store.add_posts([post], fetched=LATER) == 0
     assert store.count_posts(BRAND) == 1 and store.count_mentions() == 0
 
 
@@ -240,12 +241,12 @@ def test_a_ticket_answers_itself(tmp_path: Path, session: requests.Session, stor
                                               "first_response_at": "first_reply", "resolved_at": "closed",
                                               "status": "status"}}
     config = make_config(tmp_path, [spec])
-    result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session, now=LATER))
     assert result.status == "ok"
     assert "calls-1.csv line 6: bad date 'not a date' in 'first_reply'" in " ".join(result.problems)
     assert [(m.external_id, m.answered, m.addressed_to) for m in result.mentions] == [
         ("T1", True, (BRAND,)), ("T2", True, (BRAND,)), ("T3", True, (BRAND,)), ("T4", False, (BRAND,))]
-    store.add_mentions([(m, NEGATIVE) for m in result.mentions], fetched=T0, by_text=False)
+    store.add_mentions([(m, NEGATIVE) for m in result.mentions], fetched=LATER, by_text=False)
     facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=T0 + timedelta(days=1))
     # T3 is answered (its status says so) without a time: it is not in the median
     assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (4, 3, 75.0)
@@ -263,7 +264,7 @@ def test_feed_threading_and_authors(tmp_path: Path, session: requests.Session) -
         '<content>Sorry Bob, looking into it</content></entry></feed>')
     config = make_config(tmp_path, [{"name": "f", "kind": "feed", "url": "f.xml", "channel": "blogs"}],
                          brand={"name": "Acme Air", "keywords": ["acme"], "accounts": ["AcmeAir"]})
-    result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session, now=LATER))
     assert [(m.external_id, m.addressed_to) for m in result.mentions] == [("tag:x,2026:1", (BRAND,))]
     assert [(p.post.author, p.post.reply_to) for p in result.posts] == [("AcmeAir", "tag:x,2026:1")]
 
@@ -282,8 +283,8 @@ def test_a_store_written_before_threads_gets_the_columns(tmp_path: Path) -> None
         conn.execute(sa.text("DELETE FROM meta WHERE key = 'threads_version'"))
     engine.dispose()
     store = Store.open(url)
-    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=T0)
-    store.add_posts([_answer("2", T0 + timedelta(minutes=4), "1")], fetched=T0)
+    store.add_mentions([(_mention("1", T0), NEGATIVE)], fetched=LATER)
+    store.add_posts([_answer("2", T0 + timedelta(minutes=4), "1")], fetched=LATER)
     facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=T0 + timedelta(days=1))
     assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (1, 1, 4.0)
     store.close()

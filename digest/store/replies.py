@@ -21,6 +21,7 @@ addressed mentions of the window, not with all mentions.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -29,9 +30,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..dates import date_problem
 from ..models import BRAND, Classification, Mention, OrgPost, ResponseCounts, ResponseFacts, Unanswered
 from .base import StoreBase, chunks
 from .schema import mentions, org_posts, responses
+
+log = logging.getLogger(__name__)
 
 MAX_DEPTH = 200  # posts walked up from an answer (a longer thread is a loop or a bot)
 UNANSWERED_SHOWN = 5
@@ -155,7 +159,10 @@ class Replies(StoreBase):
         fresh: dict[str, tuple[OrgPost, str | None]] = {}
         for op in posts:
             post_key, reply_key = mention_thread_keys(op.post)
-            if post_key:
+            problem = date_problem(op.post.published, fetched)
+            if problem is not None:  # as mentions are (store/mentions.py)
+                log.warning("%s: answer %r not stored: %s", op.post.source, op.post.external_id[:80], problem)
+            elif post_key:
                 fresh.setdefault(post_key, (op, reply_key))
         with self.engine.begin() as conn:
             for chunk in chunks(sorted(fresh), 500):
