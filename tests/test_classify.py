@@ -386,3 +386,26 @@ def test_a_new_classifier_has_every_lexicon_loaded_so_forked_workers_inherit_the
             "print(dict.__len__(sentiment))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert int(out.stdout) > 1000, out.stderr
+
+
+AIRLINE_TOPICS = {"Loyalty": ["status", "miles"], "Seats": ["seat", "legroom"], "Baggage": ["bag", "suitcase"],
+                  "Food": ["meal", "food"], "Cancellations": ["cancelled"]}
+
+
+@pytest.mark.parametrize(("text", "topics"), [
+    # a heading or a signature that reports nothing names no topic
+    ("Status report: my suitcase came off the flight with a broken handle. Claim filed, no reply yet.",
+     ("Baggage",)),
+    ("My suitcase came off the flight with a broken handle. Claim filed, no reply yet. Sent from seat 19E.",
+     ("Baggage",)),
+    # what the sentence reports stays, wherever the keyword stands in it
+    ("My bag, which I checked in Boston, never arrived.", ("Baggage",)),
+    ("The seat was broken and the food was cold.", ("Seats", "Food")),
+    ("Cancelled my flight at 11pm. No hotel, no meal voucher. Awful.", ("Food", "Cancellations")),
+    # when no sentence shows the problem (only the tone is negative), every word counts
+    ("Seat 14C. Depressing.", ("Seats",)),
+])
+def test_topics_are_what_the_complaint_reports_not_incidental_words(text: str, topics: tuple[str, ...]) -> None:
+    result = Classifier(AIRLINE_TOPICS).classify(text)
+    assert result.complaint or result.sentiment == "negative", text
+    assert result.topics == topics

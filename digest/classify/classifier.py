@@ -37,11 +37,13 @@ class Classifier:
         """Classify one text; TextBlob's polarity is reported unchanged."""
         polarity = textblob_polarity(text)
         compound = vader_compound(self._vader, for_vader(text))
-        evidence, stems = collect(text)
+        topical: list[bool] = []
+        evidence, stems = collect(text, topical=topical)
         decision = decide(evidence, compound, polarity)
         topics: tuple[str, ...] = ()
         if self._topics and (decision.complaint or decision.sentiment == "negative"):
-            topics = self._topics.match(stems)
+            # only the sentences that report the problem: "Sent from seat 19E" is no complaint about seats
+            topics = self._topics.match([s if keep else "|" for s, keep in zip(stems, topical, strict=True)])
         return Classification(
             sentiment=decision.sentiment,
             polarity=polarity,

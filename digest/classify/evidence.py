@@ -80,10 +80,12 @@ def _contrast_sides(toks: Sequence[Token]) -> list[int]:
     return side
 
 
-def collect(text: str, trace: list[str] | None = None) -> tuple[Evidence, list[str]]:
+def collect(text: str, trace: list[str] | None = None, topical: list[bool] | None = None
+            ) -> tuple[Evidence, list[str]]:
     """Sum the cue evidence of one text in a single left-to-right pass; also return its stems.
 
-    `trace`, if given, receives one line per cue matched: its kind, weight and stems.
+    `trace`, if given, receives one line per cue matched: its kind, weight and stems. `topical`, if given,
+    receives one flag per stem returned: whether the stem's sentence reports a problem (see _topical).
     """
     cues, longest = lexicon()
     ev = Evidence()
@@ -116,6 +118,7 @@ def collect(text: str, trace: list[str] | None = None) -> tuple[Evidence, list[s
     in_cue = [False] * n  # is part of a cue (so not weak evidence on its own)
     # evidence of the current sentence, softened if it turns out to be a question
     pending = pending_praise = 0.0
+    problem_at: list[int] = []  # tokens where complaint evidence was found
     i = 0
     while i < n:
         tok = toks[i]
@@ -171,13 +174,16 @@ def collect(text: str, trace: list[str] | None = None) -> tuple[Evidence, list[s
                 # no negated "where my bag": a complaint is negated by a word right before it
                 if not negated or by_complaint or i - negator_at > _COMPLAINT_NEGATION_SCOPE:
                     pending += w
+                    problem_at.append(i)
                 else:
                     w = 0.0  # "not delayed"
             elif kind == "rhetorical":
                 ev.complaint += w
+                problem_at.append(i)
             elif kind in ("praise", "mocking"):
                 if negated:  # "not helpful", "never on time"
                     ev.complaint += 0.8 * w
+                    problem_at.append(i)
                 elif kind == "praise":
                     pending_praise += w
                 else:
@@ -185,6 +191,7 @@ def collect(text: str, trace: list[str] | None = None) -> tuple[Evidence, list[s
             elif kind == "resolved":
                 if negated:  # "still hasn't been resolved"
                     ev.complaint += 0.8 * w
+                    problem_at.append(i)
                 else:
                     ev.resolved += w
             elif kind == "no_problem":
@@ -216,9 +223,38 @@ def collect(text: str, trace: list[str] | None = None) -> tuple[Evidence, list[s
         i += length
     ev.complaint += pending
     ev.praise += pending_praise
-    loose = sum(t.negator and not (negator_used[k] or in_cue[k]) for k, t in enumerate(toks))
+    alone = [k for k, t in enumerate(toks) if t.negator and not (negator_used[k] or in_cue[k])]
+    loose = len(alone)
     ev.loose = _NEGATOR_ALONE * loose
     ev.complaint += ev.loose
     if trace is not None and loose:
         trace.append(f"complaint {_NEGATOR_ALONE * loose:.2f} negation alone x{loose}")
+    if topical is not None:
+        topical.extend(_topical(toks, [*problem_at, *alone]))
     return ev, [s for s, t in zip(stems, toks, strict=True) if not t.boundary]
+
+
+# a colon this close to a sentence's start ends a heading ("Status report:", "Update:", "Day 3 of my trip:")
+_HEADING_WORDS: Final = 5
+
+
+def _topical(toks: Sequence[Token], problem_at: Sequence[int]) -> list[bool]:
+    """Per word token: whether its sentence reports a problem (holds complaint evidence).
+
+    A complaint's topics are what it complains about: a sentence of its own that reports nothing ("Sent from
+    seat 19E.", a heading like "Status report:") names no topic. A text whose problem no sentence shows
+    (only its tone is negative) keeps every word.
+    """
+    sentence = [0] * len(toks)
+    current = words = 0
+    for k, t in enumerate(toks):
+        sentence[k] = current
+        if t.boundary:
+            if t.ends or (t.colon and 0 < words <= _HEADING_WORDS):
+                current += 1
+                words = 0
+        else:
+            words += 1
+    reporting = {sentence[k] for k in problem_at}
+    flags = [sentence[k] in reporting for k, t in enumerate(toks) if not t.boundary]
+    return flags if any(flags) else [True] * len(flags)

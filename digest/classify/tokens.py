@@ -124,6 +124,7 @@ class Token:
     asks: bool = False  # a boundary that ends a question ("?" without "!")
     ends: bool = False  # a boundary that ends a sentence (not a comma)
     contrast: bool = False  # "but": what follows outweighs what came before
+    colon: bool = False  # a boundary that is or holds a colon
 
 
 def _split_hashtag(tag: str) -> list[str]:
@@ -265,7 +266,8 @@ def _raw_tokens(text: str, known: frozenset[str]) -> Iterator[Token | tuple[str,
             yield Token(_STOP, boundary=True)
         elif kind == "stop":
             asks = "?" in value and "!" not in value
-            yield Token(_STOP, boundary=True, asks=asks, ends=asks or any(c in value for c in ".!?\n"))
+            yield Token(_STOP, boundary=True, asks=asks, ends=asks or any(c in value for c in ".!?\n"),
+                        colon=":" in value)
         elif kind in ("emoticon", "emoji"):
             yield ("emo", value.lower())
         # urls and @mentions carry no sentiment of the customer's own
