@@ -22,6 +22,7 @@ from digest.periods import Period
 from digest.render import HTML_BUDGET, Templates, render_alert, render_digest
 
 from . import factories as f
+from .conftest import skip_unless_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK_EMAIL = ROOT.parent / "shared" / "tools" / "check_email.py"
@@ -98,9 +99,9 @@ def test_html_stays_under_gmails_clipping_size(period: Period, n: int, templates
 
 def _check_email(path: Path) -> subprocess.CompletedProcess[str]:
     if not CHECK_EMAIL.is_file():
-        pytest.skip(f"{CHECK_EMAIL} not found: shared/ must sit beside the repository")
+        skip_unless_ci(f"{CHECK_EMAIL} not found: shared/ must sit beside the repository")
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm are not installed (apt-get install nodejs npm): "
+        skip_unless_ci("node/npm are not installed (apt-get install nodejs npm): "
                     "check_email.py runs caniemail on node")
     return subprocess.run([sys.executable, str(CHECK_EMAIL), str(path)], capture_output=True, text=True,
                           timeout=600)
@@ -125,7 +126,7 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.skip("Chromium is not installed (apt-get install chromium): the layout checks need a real browser")
+    skip_unless_ci("Chromium is not installed (apt-get install chromium): the layout checks need a real browser")
 
 
 def _run_chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
