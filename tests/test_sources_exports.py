@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -260,3 +261,23 @@ def test_now_is_used_when_no_date_column_is_mapped(tmp_path: Path, session: requ
     write(tmp_path, "calls-1.csv", HEADER + "1,x,a,b,text\n")
     result = run(tmp_path, session, fields={"text": "notes"})
     assert [(m.published, m.external_id[:2]) for m in result.mentions] == [(NOW, "h:")]
+
+
+def test_future_dates_are_treated_alike_in_exports_and_feeds(tmp_path: Path, session: requests.Session) -> None:
+    """A clock a few hours ahead is clamped to the fetch time; a date beyond a day ahead is skipped and named."""
+    soon, far = (NOW + timedelta(hours=6)).isoformat(), "2100-01-01T00:00:00Z"
+    write(tmp_path, "calls-1.csv", HEADER + f"A-1,{soon},Ana,Baggage,Bag missing\nA-2,{far},Ben,Refunds,Refund late\n")
+    feed = ('<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f'<item><guid>F-1</guid><title>Bag missing</title><pubDate>{format_datetime(NOW + timedelta(hours=6))}'
+            '</pubDate></item><item><guid>F-2</guid><title>Refund late</title>'
+            '<pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item></channel></rss>')
+    (tmp_path / "feed.xml").write_text(feed, encoding="utf-8")
+    config = make_config(tmp_path, [
+        {"name": "calls", "kind": "csv", "path": "exports/calls-*.csv", "channel": "call_center",
+         "brand_filter": False, "fields": FIELDS},
+        {"name": "blog", "kind": "feed", "url": "feed.xml", "channel": "blogs", "brand_filter": False}])
+    for spec, near, beyond in zip(config.sources.sources, ("A-1", "F-1"), ("A-2", "F-2"), strict=True):
+        result = fetch_source(spec, make_ctx(config, session))
+        assert {m.external_id: m.published for m in result.mentions} == {near: NOW}, spec.name
+        assert result.dropped == 1 and len(result.problems) == 1, spec.name
+        assert f"id '{beyond}': date 2100-01-01 is more than a day after the fetch" in result.problems[0]

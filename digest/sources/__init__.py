@@ -67,7 +67,8 @@ def dated(result: SourceResult, now: datetime) -> SourceResult:
     for m in result.mentions:
         problem = date_problem(m.published, now)
         if problem is None:
-            kept.append(m)
+            # a source's clock a little ahead of ours: the mention is from now, not from a digest not yet due
+            kept.append(dataclasses.replace(m, published=now) if m.published > now else m)
         else:
             bad.append(f"{_named(m)}: {problem}")
             log.debug("%s: skipped %s", result.name, bad[-1])

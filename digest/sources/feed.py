@@ -142,8 +142,8 @@ def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:
     if not text:
         return None
     external_id = _post_id(entry.id.strip() or entry.link.strip() or text_key(f"{entry.title}\n{text}"))
-    # a feed's clock is not ours: an item "published" in the future would sit in a digest not yet due
-    published = min(entry.published, now) if entry.published else now
+    # a date ahead of the fetch is clamped, or the entry skipped, for every kind alike (sources.dated)
+    published = entry.published or now
     reply_to = reply_ref(entry.raw)
     return Mention(source=spec.name, channel=spec.channel, external_id=external_id, url=safe_url(entry.link),
                    title=entry.title, text=text, author=entry.author, published=published,
