@@ -33,6 +33,7 @@ class Context:
     config_dir: Path
     db: str | None
     traceback: bool
+    quiet: bool = False  # -q: only problems and one summary line (cron appends stdout to a log)
 
     def config(self) -> Config:
         config = load_config(self.config_dir)
@@ -81,7 +82,7 @@ date_opt = click.option("--date", "date_", metavar="D",
 @click.option("--db", metavar="URL", help="SQLAlchemy URL of the store [env DIGEST_DB; default: "
               "digest.sqlite3 beside the configuration].")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Only problems and one summary line (for cron).")
 @click.option("--traceback", is_flag=True, hidden=True, help="Show tracebacks (for bug reports).")
 @click.version_option(package_name="customer-voice-digest")
 @click.pass_context
@@ -89,7 +90,7 @@ def cli(ctx: click.Context, config_: str | None, db: str | None, verbose: int, q
     """Customer Voice Digest: what customers say, everywhere, in the executive's inbox."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    ctx.obj = Context(config_dir(config_), db, traceback)
+    ctx.obj = Context(config_dir(config_), db, traceback, quiet)
 
 
 def _now(date_: str | None, config: Config) -> datetime | date:
@@ -123,8 +124,11 @@ def check(c: Context) -> None:
                   if config.warnings else ""))
 
 
-def _report_ingest(report: IngestReport) -> ExitStatus:
+def _report_ingest(report: IngestReport, quiet: bool) -> tuple[ExitStatus, str]:
+    """Print a line per source (with `quiet`, only the sources with a problem); the status and summary line."""
     for r in report.results:
+        if quiet and r.status != "error" and not r.problems:
+            continue
         if r.status == "error":
             detail = f"error · {r.error or 'unknown error'}"
         elif r.status == "not_modified":
@@ -136,10 +140,9 @@ def _report_ingest(report: IngestReport) -> ExitStatus:
         # what a source lost (rows skipped, a file unreadable) makes it partial, as a failure would
         detail += "".join(f" · problem: {p}" for p in r.problems)
         click.echo(f"  {r.name} [{r.channel}]: {detail}")
-    click.echo(report.summary_line())
     if report.results and len(report.failed) == len(report.results):
-        return ExitStatus.FAILURE
-    return ExitStatus.PARTIAL if report.failed or report.partial else ExitStatus.OK
+        return ExitStatus.FAILURE, report.summary_line()
+    return ExitStatus.PARTIAL if report.failed or report.partial else ExitStatus.OK, report.summary_line()
 
 
 @cli.command()
@@ -153,20 +156,26 @@ def ingest(c: Context, source: str | None) -> None:
         report = pipeline.ingest(config, store, now=datetime.now(UTC), only=source)
     finally:
         store.close()
-    sys.exit(_report_ingest(report))
+    status, summary = _report_ingest(report, c.quiet)
+    click.echo(summary)
+    sys.exit(status)
 
 
-def _report_deliveries(deliveries: Sequence[pipeline.Delivery], mailer: Mailer) -> ExitStatus:
+def _report_deliveries(deliveries: Sequence[pipeline.Delivery], mailer: Mailer,
+                       quiet: bool) -> tuple[ExitStatus, str]:
+    """Print a line per delivery (with `quiet`, only the failed ones); the status and summary line."""
     for d in deliveries:
+        if quiet and d.status != "failed":
+            continue
         extra = f": {d.detail}" if d.detail else ""
         click.echo(f"  {d.period} {d.window.label_short} → {d.recipient}: {d.status}{extra}")
     sent = sum(1 for d in deliveries if d.status == "sent")
     failed = sum(1 for d in deliveries if d.status == "failed")
     busy = sum(1 for d in deliveries if d.status == "skipped" and d.detail.startswith(pipeline.IN_PROGRESS))
     skipped = sum(1 for d in deliveries if d.status == "skipped") - busy
-    click.echo(f"{sent} digest{'s' if sent != 1 else ''} sent, {skipped} already sent, {failed} failed"
+    summary = (f"{sent} digest{'s' if sent != 1 else ''} sent, {skipped} already sent, {failed} failed"
                + (f", {busy} being sent by another run" if busy else "") + f" · {mailer.describe()}")
-    return ExitStatus.FAILURE if failed else ExitStatus.OK
+    return ExitStatus.FAILURE if failed else ExitStatus.OK, summary
 
 
 @cli.command()
@@ -190,7 +199,9 @@ def send(c: Context, period: Period, date_: str | None, to: str | None, dry_run:
         store.close()
     if not deliveries:
         click.echo(f"nobody takes the {period} digest (recipients.yaml: digests)")
-    sys.exit(_report_deliveries(deliveries, mailer))
+    status, summary = _report_deliveries(deliveries, mailer, c.quiet)
+    click.echo(summary)
+    sys.exit(status)
 
 
 def _address(value: str, option: str) -> str:
@@ -297,27 +308,35 @@ def run(c: Context, period: Period | None) -> None:
     now = datetime.now(UTC)
     try:
         report = pipeline.ingest(config, store, now=now)
-        ingest_status = _report_ingest(report)
-        alert_status = _report_alert(alerts.check_alerts(config, store, mailer, now=now, templates=c.templates()))
+        ingest_status, ingest_summary = _report_ingest(report, c.quiet)
+        if not c.quiet:
+            click.echo(ingest_summary)
+        alert_status, alert_summary = _report_alert(
+            alerts.check_alerts(config, store, mailer, now=now, templates=c.templates()))
+        if not c.quiet:
+            click.echo(alert_summary)
         deliveries = pipeline.send_due(config, store, mailer, now=now, templates=c.templates(), period=period)
     finally:
         store.close()
-    send_status = _report_deliveries(deliveries, mailer)
+    send_status, send_summary = _report_deliveries(deliveries, mailer, c.quiet)
+    # with -q, what cron appends every 15 minutes is the problems and this one line
+    click.echo(" · ".join((ingest_summary, send_summary, alert_summary)) if c.quiet else send_summary)
     if ExitStatus.FAILURE in (ingest_status, send_status, alert_status):
         sys.exit(ExitStatus.FAILURE)
     sys.exit(ingest_status)
 
 
-def _report_alert(outcome: alerts.AlertOutcome) -> ExitStatus:
+def _report_alert(outcome: alerts.AlertOutcome) -> tuple[ExitStatus, str]:
+    """Print the spike and each failed alert; the status and summary line."""
     if outcome.spike is not None:
         sp = outcome.spike
         click.echo(f"spike: {sp.negative} negative mentions in {sp.hours * 60:.0f} min "
                    f"(usual {sp.expected:.1f}); phrases: {', '.join(sp.phrases) or '-'}")
     for line in outcome.failed:
         click.echo(f"  alert failed: {line}")
-    click.echo(f"alerts: {len(outcome.sent)} sent, {len(outcome.failed)} failed"
-               + (f" · {outcome.note}" if outcome.note else ""))
-    return ExitStatus.FAILURE if outcome.failed else ExitStatus.OK
+    summary = f"alerts: {len(outcome.sent)} sent, {len(outcome.failed)} failed" + (
+        f" · {outcome.note}" if outcome.note else "")
+    return ExitStatus.FAILURE if outcome.failed else ExitStatus.OK, summary
 
 
 @cli.command()
@@ -332,7 +351,9 @@ def alert(c: Context, dry_run: bool) -> None:
                                       templates=c.templates(), dry_run=dry_run)
     finally:
         store.close()
-    sys.exit(_report_alert(outcome))
+    status, summary = _report_alert(outcome)
+    click.echo(summary)
+    sys.exit(status)
 
 
 @cli.command()
