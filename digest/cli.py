@@ -12,18 +12,23 @@ import webbrowser
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import alerts, periods, pipeline
+from . import periods
 from .config import Config, config_dir, load_config, outbox_dir, smtp_settings
 from .errors import ConfigError, DigestError, ExitStatus
 from .mailer import Mailer, OutboxMailer, SmtpMailer
 from .models import IngestReport
 from .periods import PERIODS, Period
-from .render import Templates
-from .store import BUSY_TIMEOUT, Store, default_url
+
+# The pipeline, the store and the renderer bring pandas, SQLAlchemy, TextBlob and Jinja (most of a second):
+# each command imports what it uses, so `digest --help` and `digest check` start at once.
+if TYPE_CHECKING:
+    from . import alerts, pipeline
+    from .render import Templates
+    from .store import Store
 
 log = logging.getLogger("digest")
 
@@ -42,10 +47,12 @@ class Context:
         return config
 
     def store(self) -> Store:
+        from .store import Store, default_url
         return Store.open(self.db or os.environ.get("DIGEST_DB") or default_url(self.config_dir),
                           busy_timeout=_busy_timeout(os.environ))
 
     def templates(self) -> Templates:
+        from .render import Templates
         user = self.config_dir / "templates"
         return Templates(user if user.is_dir() else None)
 
@@ -60,6 +67,7 @@ def _busy_timeout(env: Mapping[str, str]) -> float:
     """DIGEST_DB_BUSY_TIMEOUT: seconds a SQLite write waits for another process's lock (default 30)."""
     raw = env.get("DIGEST_DB_BUSY_TIMEOUT", "").strip()
     if not raw:
+        from .store import BUSY_TIMEOUT
         return BUSY_TIMEOUT
     try:
         value = float(raw)
@@ -150,6 +158,7 @@ def _report_ingest(report: IngestReport, quiet: bool) -> tuple[ExitStatus, str]:
 @pass_ctx
 def ingest(c: Context, source: str | None) -> None:
     """Fetch every source once and store new mentions; exit 3 if some sources failed."""
+    from . import pipeline
     config = c.config()
     store = c.store()
     try:
@@ -164,6 +173,7 @@ def ingest(c: Context, source: str | None) -> None:
 def _report_deliveries(deliveries: Sequence[pipeline.Delivery], mailer: Mailer,
                        quiet: bool) -> tuple[ExitStatus, str]:
     """Print a line per delivery (with `quiet`, only the failed ones); the status and summary line."""
+    from . import pipeline
     for d in deliveries:
         if quiet and d.status != "failed":
             continue
@@ -187,6 +197,7 @@ def _report_deliveries(deliveries: Sequence[pipeline.Delivery], mailer: Mailer,
 @pass_ctx
 def send(c: Context, period: Period, date_: str | None, to: str | None, dry_run: bool, resend: bool) -> None:
     """Send the digest of the last complete PERIOD to every recipient who takes it."""
+    from . import pipeline
     config = c.config()
     if to:
         to = _address(to, "--to")
@@ -237,6 +248,7 @@ _FORMATS = {".html": "html", ".htm": "html", ".txt": "text", ".eml": "eml", ".js
 def preview(c: Context, period: Period, date_: str | None, recipient: str | None, format_: str | None,
             out: str | None, open_: bool) -> None:
     """Render the digest of the last complete PERIOD without sending or recording anything."""
+    from . import pipeline
     config = c.config()
     at = _now(date_, config)
     path = Path(out) if out is not None else None
@@ -303,6 +315,7 @@ def preview(c: Context, period: Period, date_: str | None, recipient: str | None
 @pass_ctx
 def run(c: Context, period: Period | None) -> None:
     """Ingest, then send every digest that is due and not yet sent (what cron calls)."""
+    from . import alerts, pipeline
     config = c.config()
     store, mailer = c.store(), c.mailer()
     now = datetime.now(UTC)
@@ -344,6 +357,7 @@ def _report_alert(outcome: alerts.AlertOutcome) -> tuple[ExitStatus, str]:
 @pass_ctx
 def alert(c: Context, dry_run: bool) -> None:
     """Check for a spike of negative mentions now; alert the on-call recipients once per spike."""
+    from . import alerts
     config = c.config()
     store, mailer = c.store(), c.mailer()
     try:

@@ -44,3 +44,31 @@ def test_quiet_with_nothing_wrong_is_one_line(project: Path, capsys: pytest.Capt
     assert line.startswith("3 sources: 3 ok, 0 not modified, 0 failed · 10 new mentions · ")
     [ingest_line] = run_cli(capsys, "--config", str(project), "-q", "ingest").out.splitlines()
     assert ingest_line == "3 sources: 0 ok, 3 not modified, 0 failed · 0 new mentions"
+
+
+HEAVY = ("pandas", "numpy", "sqlalchemy", "textblob", "jinja2", "feedparser", "apscheduler")
+PROBE = """
+import json, sys
+from digest.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "heavy": sorted(m for m in %r if m in sys.modules)}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["check", "--help"], ["run", "--help"], ["check"]])
+def test_help_and_check_do_not_import_the_heavy_libraries(args: list[str]) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    done = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), "--config", str(ROOT), *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+    report = json.loads(done.stderr.splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}, done.stderr
