@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["AHEAD", "EARLIEST", "date_problem"]
+__all__ = ["AHEAD", "EARLIEST", "LATEST_STORED", "date_problem", "storage_problem"]
 
 # Nothing a customer wrote online or to a call center predates the Unix epoch; older values are placeholders.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # A source's clock may run a little ahead of ours (feeds clamp future dates to the fetch time already);
 # beyond a day a date is not a clock difference but a wrong value, and would sit in a digest not yet due.
 AHEAD = timedelta(days=1)
+# What the store can count at all, whatever the fetch time (pandas' nanoseconds end in April 2262).
+LATEST_STORED = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 def date_problem(published: datetime, now: datetime) -> str | None:
@@ -27,6 +29,18 @@ def date_problem(published: datetime, now: datetime) -> str | None:
         return f"date {_day(published)} is before {EARLIEST.year}"
     if published > now + AHEAD:
         return f"date {_day(published)} is more than a day after the fetch ({_day(now)})"
+    return None
+
+
+def storage_problem(published: datetime) -> str | None:
+    """Why the store cannot hold and count `published` (outside EARLIEST..LATEST_STORED), or None.
+
+    Not relative to a fetch time: mentions stored by a caller other than an ingest (a backfill, tests,
+    the benchmarks) may carry any fetch time."""
+    if published.tzinfo is None:
+        return f"date {published.isoformat()} has no time zone"
+    if not EARLIEST <= published < LATEST_STORED:
+        return f"date {_day(published)} is outside {EARLIEST.year}..{LATEST_STORED.year}"
     return None
 
 

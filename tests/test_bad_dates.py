@@ -123,8 +123,12 @@ def test_the_store_keeps_out_a_date_it_cannot_count_and_goes_on(db_url: str) -> 
                                     mention("year-9999", datetime(9999, 12, 31, tzinfo=UTC))], fetched=NOW)
         assert added == 1
         assert store.add_mentions([mention("ok-2", NOW - timedelta(hours=2))], fetched=NOW) == 1
-        assert store.count_mentions() == 2
+        # the store's bound is what it can count, not the sources' policy: a backfill may be fetched "before"
+        assert store.add_mentions([mention("later", NOW + timedelta(days=30))], fetched=NOW - timedelta(days=300)) == 1
+        assert store.count_mentions() == 3
         assert store.first_published() == NOW - timedelta(hours=2)
+        day = datetime(NOW.year, NOW.month, NOW.day, tzinfo=UTC)
+        assert store.count_mentions_between(day - timedelta(days=1), day + timedelta(days=40)) == 3
     finally:
         store.close()
 

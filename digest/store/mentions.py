@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ..dates import date_problem
+from ..dates import storage_problem
 from ..errors import StoreError
 from ..models import Classification, Mention
 from ..rollups import (
@@ -79,14 +79,14 @@ def _keys_of(m: Mention, by_text: bool) -> tuple[str, ...]:
 
 
 
-def _dated(items: Sequence[tuple[Mention, Classification]], flags: Sequence[bool],
-           fetched: datetime) -> tuple[list[tuple[Mention, Classification]], list[bool]]:
+def _dated(items: Sequence[tuple[Mention, Classification]],
+           flags: Sequence[bool]) -> tuple[list[tuple[Mention, Classification]], list[bool]]:
     """The items whose date the store can hold and count (sources skip the others before; a caller that
     did not must not make every later ingest and digest fail on one of them)."""
     kept: list[tuple[Mention, Classification]] = []
     kept_flags: list[bool] = []
     for item, flag in zip(items, flags, strict=True):
-        problem = date_problem(item[0].published, fetched)
+        problem = storage_problem(item[0].published)
         if problem is None:
             kept.append(item)
             kept_flags.append(flag)
@@ -108,7 +108,7 @@ class Mentions(StoreBase):
         was seen in (`sources_of`); without `rank`, the copy stored first keeps the credit.
         """
         flags = [by_text] * len(items) if isinstance(by_text, bool) else list(by_text)
-        items, flags = _dated(items, flags, fetched)
+        items, flags = _dated(items, flags)
         if not items:
             return 0
         try:
