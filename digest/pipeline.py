@@ -270,14 +270,30 @@ def instant(at: datetime | date, tz: ZoneInfo) -> datetime:
 
 def send_period(config: Config, store: Store, mailer: Mailer, period: Period, *, at: datetime | date,
                 templates: Templates, to: str | None = None, resend: bool = False,
-                dry_run: bool = False) -> list[Delivery]:
-    """Send the last complete `period` before `at` to every recipient who takes it (or to `to`)."""
+                dry_run: bool = False, now: datetime | None = None) -> list[Delivery]:
+    """Send the last complete `period` before `at` to every recipient who takes it (or to `to`).
+
+    Raises UsageError, sending nothing, when `at` is so late that a window has not ended by `now` (a
+    --date in the future): a digest of a period still going on would be partial, and the real one would
+    later look sent. `dry_run` sends and records nothing, so it may look ahead.
+    """
+    now = now or datetime.now(UTC)
     jobs = []
     for r in select_recipients(config, period, to):
         tz = recipient_tz(config, r)
         jobs.append((r, periods.last_complete(period, instant(at, tz), tz)))
-    return _deliver(config, store, mailer, jobs, now=datetime.now(UTC), templates=templates,
-                    resend=resend, dry_run=dry_run)
+    if not dry_run:
+        refuse_unfinished(jobs, now)
+    return _deliver(config, store, mailer, jobs, now=now, templates=templates, resend=resend, dry_run=dry_run)
+
+
+def refuse_unfinished(jobs: Sequence[tuple[Recipient, Window]], now: datetime) -> None:
+    """UsageError naming the first window of `jobs` that has not ended by `now`, and when it ends."""
+    for r, w in jobs:
+        if w.end_utc > now:
+            ends = w.end.strftime("%Y-%m-%d %H:%M")
+            raise UsageError(f"{w.period} {w.label_short} has not ended yet (it ends {ends} {w.tz.key}, "
+                             f"for {r.email}): nothing sent; `digest preview` with the same --date shows it so far")
 
 
 def _deliver(config: Config, store: Store, mailer: Mailer, jobs: Sequence[tuple[Recipient, Window]], *,
@@ -331,7 +347,9 @@ def due_windows(config: Config, store: Store, recipient: Recipient, period: Peri
     # new windows are caught up back to the one the installation started in, not before
     since_install = [w for i, w in enumerate(newest) if i == 0 or newest[i - 1].start > installed]
     states = store.delivery_states(recipient.email, f"{period}:")
-    last_sent = max((k for k, s in states.items() if s == "sent"), default=None)
+    # the newest window sent up to the newest one due: one sent ahead of time (by hand, or a --date in the
+    # future before that was refused) must not hide the windows that fall due before it
+    last_sent = max((k for k, s in states.items() if s == "sent" and k <= window.key), default=None)
     if last_sent is None:
         # first digest of this kind for this recipient: the newest only, and only if there is data
         first = store.first_published()
