@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..dates import date_problem
+from ..dates import storage_problem
 from ..models import BRAND, Classification, Mention, OrgPost, ResponseCounts, ResponseFacts, Unanswered
 from .base import StoreBase, chunks
 from .schema import mentions, org_posts, responses
@@ -159,7 +159,7 @@ class Replies(StoreBase):
         fresh: dict[str, tuple[OrgPost, str | None]] = {}
         for op in posts:
             post_key, reply_key = mention_thread_keys(op.post)
-            problem = date_problem(op.post.published, fetched)
+            problem = storage_problem(op.post.published)
             if problem is not None:  # as mentions are (store/mentions.py)
                 log.warning("%s: answer %r not stored: %s", op.post.source, op.post.external_id[:80], problem)
             elif post_key:
