@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import webbrowser
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,3 +154,68 @@ def test_a_bare_date_means_the_recipients_own_day(project: Path, capsys: pytest.
     assert "Tue 14 Apr 2026" in r.out
     r = run_cli(capsys, "--config", str(project), "send", "daily", "--date", "2026-04-15", "--dry-run")
     assert "daily 2026-04-14 → west@acme.example: dry-run" in r.out
+
+
+def test_resend_gives_a_new_message_id(ingested: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resend is a new message on purpose (a copy after a crash keeps the first one's Message-ID)."""
+    for k, v in smtp_server.env().items():
+        monkeypatch.setenv(k, v)
+    args = ("--config", str(ingested), "send", "weekly", "--to", "ceo@acme.example")
+    assert run_cli(capsys, *args).code == 0
+    assert run_cli(capsys, *args).code == 0  # already sent: nothing
+    assert run_cli(capsys, *args, "--resend").code == 0
+    first, again = smtp_server.messages
+    assert first["Subject"] == again["Subject"] and first["Message-ID"] and again["Message-ID"]
+    assert first["Message-ID"] != again["Message-ID"]
+    store = Store.open(project_db_url(ingested))
+    [row] = store.deliveries()
+    store.close()
+    assert (row["status"], row["message_id"]) == ("sent", again["Message-ID"].strip())
+
+
+def test_ingest_one_source_even_a_disabled_one(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sources = project / "sources.yaml"
+    text = sources.read_text()
+    marker = "    url: examples/generated/reddit.xml\n"
+    assert marker in text
+    sources.write_text(text.replace(marker, marker + "    enabled: false\n"))
+    full = run_cli(capsys, "--config", str(project), "ingest")
+    assert full.code == 0, full.out + full.err
+    assert "Reddit (sample)" not in full.out
+    store = Store.open(project_db_url(project))
+    try:
+        before = store.count_mentions()
+        [health] = store.health(["Reddit (sample)"])
+        assert health.last_attempt is None  # disabled: the full ingest left it alone
+        one = run_cli(capsys, "--config", str(project), "ingest", "--source", "Reddit (sample)")
+        assert one.code == 0, one.out + one.err
+        lines = one.out.splitlines()
+        assert len(lines) == 2 and lines[0].startswith("  Reddit (sample) [reddit]: ok · "), one.out
+        assert lines[1].startswith("1 source: 1 ok, 0 not modified, 0 failed · ")
+        [health] = store.health(["Reddit (sample)"])
+        assert health.last_attempt is not None and store.count_mentions() > before
+    finally:
+        store.close()
+
+
+def test_preview_open_hands_the_written_file_to_the_browser(ingested: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    """BROWSER names a script that records what it was asked to open, as a real browser would be called."""
+    seen = tmp_path / "browser-args"
+    script = tmp_path / "browser.sh"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> "{seen}"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("BROWSER", str(script))
+    monkeypatch.setattr(webbrowser, "_tryorder", None)  # webbrowser reads BROWSER once, at first use
+    monkeypatch.setattr(webbrowser, "_browsers", {})
+    r = run_cli(capsys, "--config", str(ingested), "preview", "weekly", "--open")
+    assert r.code == 0, r.err
+    *_, written = r.out.strip().splitlines()
+    path = Path(written.removeprefix("→ "))
+    assert path.suffix == ".html" and "<html" in path.read_text()
+    deadline = time.monotonic() + 30  # the browser runs in the background
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert seen.read_text().splitlines() == [path.resolve().as_uri()]
