@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from .analysis import Spike, channel_label, to_quotes
 from .analysis.phrases import top_phrases
+from .analysis.quotes import distinct
 from .config import Config
 from .errors import DigestError
 from .mailer import Mailer, build_message
@@ -61,11 +62,18 @@ def detect_spike(config: Config, store: Store, *, now: datetime) -> Spike | None
     # the latest negative texts only: the baseline may span weeks of a busy brand
     baseline_texts = store.recent_texts(base_start, start, sentiment="negative", limit=BASELINE_SAMPLE)
     scale = (rules.window_minutes / 60) / base_hours if base_hours else 1.0
-    phrases = top_phrases(neg["text"].tolist(), baseline_texts, limit=5, baseline_scale=scale,
-                          exclude=[config.sources.brand.name, *config.sources.brand.keywords])
-    worst = neg.sort_values(["score", "influence"], ascending=[True, False]).head(3)
+    # what the spike says that the usual negatives do not: what grew first, then what the rest of the window's
+    # mentions do not say as well (the same finder as the digest's phrases)
+    others = current[current["sentiment"] != "negative"]["text"].tolist()
+    found = top_phrases(neg["text"].tolist(), baseline_texts, limit=10, baseline_scale=scale,
+                        exclude=[config.sources.brand.name, *config.sources.brand.keywords], background=others)
+    phrases = sorted(found, key=lambda p: not p.emerging)[:5]  # stable: the finder's order within each
+    # three examples, never two copies of one text
+    worst = distinct(neg.sort_values(["score", "influence"], ascending=[True, False]), 3)
     channels = neg["channel"].value_counts()
-    return Spike(brand=config.sources.brand.name, start=start, end=now, negative=len(neg),
+    # the window in the brand's zone, as the examples' times are
+    return Spike(brand=config.sources.brand.name, start=start.astimezone(config.tz), end=now.astimezone(config.tz),
+                 negative=len(neg),
                  baseline_per_hour=per_hour, phrases=tuple(p.text for p in phrases),
                  examples=to_quotes(worst, config.tz), channels=tuple(channel_label(c) for c in channels.index),
                  generated_at=now.astimezone(config.tz))

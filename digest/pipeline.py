@@ -33,6 +33,8 @@ USER_AGENT = "CustomerVoiceDigest/0.1 (+https://github.com/customer-voice-digest
 # at least every this many seconds.
 STORE_BATCH = 2000
 STORE_SECONDS = 5.0
+# Phrases emerge against the average of this many periods before the digest's (a week against the four before)
+BASELINE_PERIODS = 4
 # Delivery.detail of a digest skipped because another run holds its claim
 IN_PROGRESS = "being sent by another run"
 
@@ -188,16 +190,25 @@ def summarize_window(config: Config, store: Store, window: Window, channels: Seq
     with the days of the window, not with its mentions."""
     prev = periods.previous(window)
     year_ago_window = periods.year_before(window) if window.period in ("quarterly", "annual") else None
+    # what phrases emerge against: the BASELINE_PERIODS periods before this one, those that can hold mentions
+    first = store.first_published()
+    back = BASELINE_PERIODS
+    while back > 1 and first is not None and periods.previous(window, back).end <= first:
+        back -= 1
+    baseline_window = periods.Window(window.period, periods.previous(window, back).start, window.start)
     # the windows are read side by side: the database does most of the work, on as many cores as there are
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         reading = pool.submit(store.facts, window, channels, sample=PHRASE_SAMPLE)
         reading_prev = pool.submit(store.facts, prev, channels, trend=False, ranked=False, sample=PHRASE_SAMPLE)
         # a year before an annual window is the previous window
         reading_ago = pool.submit(store.facts, year_ago_window, channels, trend=False, ranked=False) \
             if year_ago_window is not None and year_ago_window != prev else None
-        current, previous = reading.result(), reading_prev.result()
+        reading_base = pool.submit(store.facts, baseline_window, channels, trend=False, ranked=False,
+                                   sample=PHRASE_SAMPLE)
+        current, previous, baseline = reading.result(), reading_prev.result(), reading_base.result()
         year_ago = reading_ago.result() if reading_ago is not None else previous if year_ago_window else None
     return summarize_facts(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
+                           baseline=baseline, baseline_window=baseline_window,
                            health=source_health(config, store), topics=config.sources.topics,
                            praise_topics=config.sources.praise_topics,
                            brand=config.sources.brand.name, channels=channels, now=now)

@@ -57,6 +57,8 @@ class Facts:
     ranked: mention rows (the columns of `Store.mentions()`, in published order) that hold at least the
         best KEEP of every quote list; every mention of the window when `exhaustive`.
     complaint_sample: complaints (same columns), all of them or an even sample.
+    other_sample: the other mentions (same columns), all or an even sample: what every mention says, so that
+        phrase mining can tell what is said in complaints in particular. None when not read.
     exhaustive: `ranked` is every mention of the window, so that text can be searched (praise keywords).
     """
 
@@ -65,6 +67,7 @@ class Facts:
     ranked: pd.DataFrame
     complaint_sample: pd.DataFrame
     exhaustive: bool = False
+    other_sample: pd.DataFrame | None = None
 
 
 def empty_counts() -> pd.DataFrame:

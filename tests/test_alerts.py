@@ -149,3 +149,24 @@ def test_classify_prints_one_json_object_per_line(tmp_path: Path, capsys: pytest
     assert "complaint 1.20 on hold" in cues[0]
     assert any(cue.startswith("praise") for cue in cues[1])
     assert any(cue.startswith("request") for cue in cues[2])
+
+
+def test_a_spike_says_what_grew_shows_no_copies_and_its_window_in_the_brands_zone(
+        setup: tuple[Path, Store]) -> None:
+    cfg_dir, store = setup
+    config = load_config(cfg_dir)
+    burst(store, 12, NOW, "a")  # one template: "the acme app crashes at check-in every time, attempt aN"
+    milder = Classification("negative", -0.3, True, (), -0.5)
+    store.add_mentions([(Mention("Social", "twitter", f"q{i}", f"https://x.example/q{i}", "", text, "d",
+                                 NOW - timedelta(minutes=30 + i)), milder)
+                        for i, text in enumerate(["acme lost my booking again, the queue at the desk is endless",
+                                                  "Waited at the acme gate for an hour, nobody told us anything"])],
+                       fetched=NOW)  # (less negative than the template's copies, which rank first)
+    spike = detect_spike(config, store, now=NOW)
+    assert spike is not None
+    assert "crash" in spike.phrases[0] or "check" in spike.phrases[0], spike.phrases  # what grew comes first
+    texts = [q.text for q in spike.examples]
+    assert sum("crashes at check-in" in t for t in texts) == 1, texts  # the template once, not three times
+    assert len(texts) == 3
+    assert str(spike.start.tzinfo) == "America/New_York" and spike.window_label.endswith("EST")
+    assert all(str(q.published.tzinfo) == "America/New_York" for q in spike.examples)

@@ -138,3 +138,29 @@ def test_never_raises_on_arbitrary_text(texts: list[str], baseline: list[str]) -
         assert p.count >= MIN_COUNT
         assert all(0 <= i < len(texts) for i in p.examples)
         assert p.text and p.text == p.text.strip()
+
+
+def test_a_phrase_every_mention_uses_ranks_below_one_complaints_use() -> None:
+    # "customer" opens complaints and other notes alike; "on hold" is the complaints' own
+    complaints = [f"Customer on hold for {n} minutes, then cut off" for n in range(20, 30)] + \
+                 [f"Customer asked about flight {n}, customer {n} again" for n in range(12)]
+    others = [f"Customer asked about baggage allowance {n}" for n in range(30)]
+    plain = [p.text for p in top_phrases(complaints, limit=3)]
+    assert "asked about" in plain[0] and "on hold" in plain[1]
+    weighed = [p.text for p in top_phrases(complaints, limit=3, background=others)]
+    assert "on hold" in weighed[0] and weighed.index("customer asked about flight") > 0
+
+
+def test_emerging_is_against_the_average_of_the_baseline_and_needs_enough_mentions() -> None:
+    now = ["the promo code was rejected at checkout"] * 6 + ["lost my bag again"] * 8
+    # four earlier periods: the bag complaint as common on average, the promo code never
+    before = ["lost my bag again"] * 32
+    found = {p.text: p.emerging for p in top_phrases(now, before, limit=5, baseline_scale=1 / 4)}
+    assert found == {"promo code was rejected": True, "lost my bag": False}
+    # twice the average is emerging, a little less is not
+    for n, emerging in ((16, True), (15, False)):
+        [bag] = top_phrases(["lost my bag again"] * n, before, limit=3, baseline_scale=1 / 4)
+        assert (bag.text, bag.emerging) == ("lost my bag", emerging)
+    # four new mentions are not enough to call anything emerging
+    assert not any(p.emerging for p in top_phrases(["the promo code was rejected"] * 4, before, limit=3,
+                                                   baseline_scale=1 / 4))

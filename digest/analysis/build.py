@@ -63,6 +63,8 @@ def summarize_facts(
     *,
     year_ago: Facts | None = None,
     year_ago_window: Window | None = None,
+    baseline: Facts | None = None,
+    baseline_window: Window | None = None,
     health: Sequence[SourceHealth] = (),
     topics: Mapping[str, Sequence[str]] = {},  # noqa: B006 — read only, like summarize's
     praise_topics: Mapping[str, Sequence[str]] = {},  # noqa: B006
@@ -70,7 +72,11 @@ def summarize_facts(
     channels: Sequence[str] | None = None,
     now: datetime,
 ) -> Summary:
-    """`summarize` from Facts (the store's rollups, or facts_from_frame) of the recipient's channels."""
+    """`summarize` from Facts (the store's rollups, or facts_from_frame) of the recipient's channels.
+
+    `baseline` (of `baseline_window`, several periods before `window`) is what phrases emerge against; without
+    it, the previous window.
+    """
     if now.tzinfo is None:
         raise ValueError("naive datetime")
     tz = window.tz
@@ -94,8 +100,14 @@ def summarize_facts(
     prev_or_none = prev if has_previous else None
     channel_rows = channel_section(cur, prev_or_none, against, wanted)
     topic_rows, uncategorized, topic_deltas = topic_section(cur, prev_or_none, c_cur.complaints, against, topics, tz)
-    phrases, emerging, phrases_note = phrase_section(cur, prev_or_none, c_cur.complaints, c_prev.complaints, window,
-                                               previous_window, brand, tz)
+    if baseline is not None and baseline_window is not None and counts_of(baseline).volume:
+        # several earlier periods: a phrase emerges against their average
+        phrases, emerging, phrases_note = phrase_section(cur, baseline, c_cur.complaints,
+                                                         counts_of(baseline).complaints, window, baseline_window,
+                                                         brand, tz)
+    else:
+        phrases, emerging, phrases_note = phrase_section(cur, prev_or_none, c_cur.complaints, c_prev.complaints,
+                                                         window, previous_window, brand, tz)
     data_health = health_section(health, wanted, now)
     local_now = now.astimezone(tz)
     return Summary(

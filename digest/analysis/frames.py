@@ -93,4 +93,7 @@ def facts_from_frame(df: pd.DataFrame, window: Window, *, trend: bool = True) ->
     comp = df[df["complaint"].astype(bool)]
     # phrase mining is the one step that is not vectorised: a fixed-seed sample on large volumes
     sample = comp.sample(n=PHRASE_SAMPLE, random_state=0) if len(comp) > PHRASE_SAMPLE else comp
-    return Facts(count_frame(df, bucket_edges(window, trend)), topic_frame(df), df, sample, exhaustive=True)
+    rest = df[~df["complaint"].astype(bool)]
+    other = rest.sample(n=PHRASE_SAMPLE, random_state=0) if len(rest) > PHRASE_SAMPLE else rest
+    return Facts(count_frame(df, bucket_edges(window, trend)), topic_frame(df), df, sample, exhaustive=True,
+                 other_sample=other)

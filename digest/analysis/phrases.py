@@ -29,8 +29,9 @@ from .summary import MAX_EMERGING, MAX_PHRASES, Capped, PhraseRow
 
 __all__ = ["EMERGING_GROWTH", "MIN_COUNT", "Phrase", "stopwords", "top_phrases"]
 
-EMERGING_GROWTH: Final = 3.0  # current count >= this x the baseline count (time-scaled)
-MIN_COUNT: Final = 3  # fewer texts than this make no phrase, and nothing emerging
+EMERGING_GROWTH: Final = 2.0  # current count >= this x the baseline count (time-scaled)
+MIN_COUNT: Final = 3  # fewer texts than this make no phrase
+EMERGING_MIN: Final = 5  # fewer texts than this are too few to call anything emerging
 MAX_WORDS: Final = 4
 _MAX_TOKENS_PER_TEXT: Final = 400  # a 20,000-character narrative says its piece by then
 _SUBSUMED_SHARE: Final = 0.6  # a longer phrase names the group when it covers this share of it
@@ -280,12 +281,15 @@ def _exclusions(exclude: Sequence[str]) -> frozenset[Key]:
 
 
 def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: int = 10,
-                baseline_scale: float = 1.0, exclude: Sequence[str] = ()) -> list[Phrase]:
+                baseline_scale: float = 1.0, exclude: Sequence[str] = (),
+                background: Sequence[str] = ()) -> list[Phrase]:
     """The `limit` phrases most texts share, merged, with their baseline counts and emerging flag.
 
     baseline_scale is len(current window) / len(baseline window) in time, so that a count in the
     baseline times baseline_scale is the count expected now. `exclude` names words or terms
-    (brand names, handles) that never form part of a phrase.
+    (brand names, handles) that never form part of a phrase. `background`: texts of another kind (the
+    mentions that are no complaints); a phrase they use as often as `texts` do ("customer", "flight")
+    ranks below one that is `texts`' own ("on hold", "lost bag"), see _distinctive.
     """
     if limit <= 0 or not texts:
         return []
@@ -315,7 +319,10 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
         for key in grams & wanted:
             postings[key].add(i)
 
-    groups = sorted(_merge(pool, postings), key=lambda g: (-g.score, g.label))[:limit]
+    merged = _merge(pool, postings)
+    if background:
+        _distinctive(merged, len(texts), background, excluded, vocab)
+    groups = sorted(merged, key=lambda g: (-g.score, g.label))[:limit]
 
     base_hits: list[set[int]] = []
     if baseline:
@@ -330,7 +337,7 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
         count = len(g.docs)
         base = sum(1 for hit in base_hits if n in hit)
         expected = base * baseline_scale
-        emerging = bool(baseline) and count >= MIN_COUNT and (
+        emerging = bool(baseline) and count >= EMERGING_MIN and (
             base == 0 or count >= EMERGING_GROWTH * expected
         )
         examples = _examples(g, postings, texts)
@@ -365,11 +372,33 @@ def _examples(group: _Group, postings: dict[Key, set[int]], texts: Sequence[str]
 
 # -- the digest's phrase lists -------------------------------------------------------------------------
 
+def _distinctive(groups: Sequence[_Group], n_texts: int, background: Sequence[str], excluded: frozenset[Key],
+                 vocab: _Vocabulary) -> None:
+    """Weigh each group's score by how much more its texts use it than the background does: share in the
+    texts / (that share + the background's), squared — 1 for a phrase the background never uses, 1/4 for
+    one it uses as often."""
+    member_of = {m: n for n, g in enumerate(groups) for m in g.members}
+    firsts = frozenset(m[0] for m in member_of)
+    hits = [0] * len(groups)
+    grams: set[Key] = set()
+    for text in background:
+        grams.clear()
+        _grams(_clauses(text, excluded, vocab), vocab, grams, firsts)
+        for n in {member_of[k] for k in grams if k in member_of}:
+            hits[n] += 1
+    for n, g in enumerate(groups):
+        ours = len(g.docs) / n_texts
+        theirs = (hits[n] + 0.5) / (len(background) + 1)
+        g.score *= (ours / (ours + theirs)) ** 2
+
+
 def phrase_section(cur: Facts, prev: Facts | None, n_comp: int, n_base: int, window: Window, previous_window: Window,
              brand: str, tz: ZoneInfo) -> tuple[Capped[PhraseRow], Capped[PhraseRow], str]:
     """Frequent and emerging complaint phrases, each with an example quote.
 
-    `n_comp` and `n_base` count every complaint of the two windows; the facts hold a sample of them.
+    `n_comp` and `n_base` count every complaint of the two windows; the facts hold a sample of them. The
+    baseline (`prev`, `previous_window`) may span several earlier periods: a phrase then emerges against the
+    average of them, not against one period that happened to be quiet.
     """
     sample = cur.complaint_sample
     empty: Capped[PhraseRow] = Capped((), 0)
@@ -383,8 +412,9 @@ def phrase_section(cur: Facts, prev: Facts | None, n_comp: int, n_base: int, win
     span = (window.end_utc - window.start_utc) / (previous_window.end_utc - previous_window.start_utc)
     # top_phrases compares rates as baseline_count * baseline_scale; sampling changes both counts
     scale = span * fc / fb
+    other = cur.other_sample["text"].astype(str).tolist() if cur.other_sample is not None else []
     found = top_phrases(sample["text"].astype(str).tolist(), base_sample["text"].astype(str).tolist(),
-                        limit=MAX_PHRASES * 3, baseline_scale=scale, exclude=[brand])
+                        limit=MAX_PHRASES * 3, baseline_scale=scale, exclude=[brand], background=other)
     brand_words = _words_of(brand)
     rows = []
     for p in found:

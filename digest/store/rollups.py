@@ -95,11 +95,16 @@ class Rollups(StoreBase):
                     frame = self._by_ids(conn, sorted(ids))
                 complaints = int(counts.loc[counts["complaint"], "n"].sum())
                 picked = frame.iloc[0:0]
+                other: pd.DataFrame | None = None
                 if sample and complaints:
                     picked = self._complaint_sample(conn, window, wanted, complaints, sample)
+                    rest = int(counts["n"].sum()) - complaints
+                    other = self._complaint_sample(conn, window, wanted, rest, sample, complaint=False) \
+                        if rest else frame.iloc[0:0]
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read the rollups: {reason(exc)}") from None
-        return Facts(counts, topic_counts, frame.reset_index(drop=True), picked.reset_index(drop=True))
+        return Facts(counts, topic_counts, frame.reset_index(drop=True), picked.reset_index(drop=True),
+                     other_sample=other.reset_index(drop=True) if other is not None else None)
 
     def _rollup_rows(self, conn: Connection, ranges: Sequence[tuple[int, int]],
                      wanted: list[str] | None) -> pd.DataFrame:
@@ -190,13 +195,15 @@ class Rollups(StoreBase):
         return df.sort_values(["published", "id"], kind="stable")
 
     def _complaint_sample(self, conn: Connection, window: Window, wanted: list[str] | None, complaints: int,
-                          size: int) -> pd.DataFrame:
-        """Up to `size` complaints of the window: all of them, or an even sample read through an index."""
+                          size: int, *, complaint: bool = True) -> pd.DataFrame:
+        """Up to `size` complaints (or, not `complaint`, other mentions: `complaints` counts them) of the
+        window: all of them, or an even sample read through an index."""
         buckets = SAMPLE_BUCKETS
         if complaints > size:  # a little more than needed, then the lowest sample numbers
             buckets = min(SAMPLE_BUCKETS, math.ceil(SAMPLE_BUCKETS * size * 1.25 / complaints))
         q = sa.select(*(mentions.c[c] for c in FRAME_COLUMNS)).where(
-            mentions.c.complaint == sa.true(), mentions.c.sample.in_(list(range(buckets))),
+            mentions.c.complaint == (sa.true() if complaint else sa.false()),
+            mentions.c.sample.in_(list(range(buckets))),
             mentions.c.published >= window.start_utc, mentions.c.published < window.end_utc)
         if wanted is not None:
             q = q.where(mentions.c.channel.in_(wanted))
