@@ -320,3 +320,25 @@ def test_a_bug_in_a_kind_becomes_an_error_result(session: requests.Session, tmp_
     assert result.status == "error" and result.state == {"etag": "e"}
     assert result.error == "unexpected RuntimeError: boom second line"
     assert "Traceback" in caplog.text  # the bug is logged in full for whoever fixes it
+
+
+def test_relative_links_resolve_against_the_feed_and_protocol_relative_ones_get_https(
+        session: requests.Session, server: LocalServer, tmp_path: Path) -> None:
+    links = {"r1": "/path/post-1", "r2": "post-2", "r3": "//other.example/x", "r4": "\\\\evil.example/y",
+             "r5": "https://blog.example/ok"}
+    items = "".join(f"<item><guid>{k}</guid><title>Acme Air {k}</title><link>{v}</link></item>"
+                    for k, v in links.items())
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+    server.static("/feeds/acme.xml", body, "application/rss+xml")
+    (tmp_path / "acme.xml").write_bytes(body)
+    origin = server.url("/").rstrip("/")
+    for url, expected in [
+        (server.url("/feeds/acme.xml"), {"r1": f"{origin}/path/post-1", "r2": f"{origin}/feeds/post-2",
+                                         "r3": "https://other.example/x", "r4": None,
+                                         "r5": "https://blog.example/ok"}),
+        # a local file has no origin to resolve against: only the absolute link stays a link
+        (str(tmp_path / "acme.xml"), {"r1": None, "r2": None, "r3": None, "r4": None,
+                                      "r5": "https://blog.example/ok"})]:
+        config = make_config(tmp_path, [{"name": "blog", "kind": "feed", "url": url, "channel": "blogs"}])
+        result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+        assert {m.external_id: m.url for m in result.mentions} == expected, url

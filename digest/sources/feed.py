@@ -389,9 +389,15 @@ def _struct_utc(value: object) -> datetime | None:
 
 
 def _absolute(link: str, base: str) -> str:
-    """Resolve a relative link against an http(s) base; anything else is left for safe_url to judge."""
+    """Resolve a relative link against the feed's own http(s) URL; a protocol-relative one (`//host/x`) gets
+    https, never the plain http a feed may be served over. With no such base (a local file), the link is left
+    as it is and safe_url drops it."""
     link = link.strip()
     if link and base.startswith(("http://", "https://")) and not urlsplit(link).scheme:
+        if link.startswith("//"):
+            return "https:" + link
+        if link.startswith("\\"):  # browsers read \\host as //host; no real feed writes it: safe_url drops it
+            return link
         try:
             return urljoin(base, link)
         except ValueError:
