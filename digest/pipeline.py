@@ -11,16 +11,17 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from . import periods
-from .analysis import PHRASE_SAMPLE, Summary, summarize_facts
+from .analysis import PHRASE_SAMPLE, Responses, Summary, quiet_responses, response_section, summarize_facts
 from .classify import Classifier
 from .config import Config, Recipient, SourceSpec
 from .errors import DeliveryError, DigestError, UsageError
 from .mailer import Mailer, build_message
-from .models import Classification, IngestReport, Mention, RenderedDigest, SourceHealth, SourceResult
+from .models import BRAND, Classification, IngestReport, Mention, RenderedDigest, SourceHealth, SourceResult
 from .parallel import ClassifierPool, classified_text, fetch_one
 from .periods import Period, Window
 from .render import Templates, personalize, render_digest, render_shared_digest
 from .sources.http import Sessions
+from .sources.replies import answers_visible
 from .store import STALE_CLAIM, Store
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,18 @@ def summarize_window(config: Config, store: Store, window: Window, channels: Seq
                            baseline=baseline, baseline_window=baseline_window,
                            health=source_health(config, store), topics=config.sources.topics,
                            praise_topics=config.sources.praise_topics,
-                           brand=config.sources.brand.name, channels=channels, now=now)
+                           brand=config.sources.brand.name, channels=channels, now=now,
+                           responses=window_responses(config, store, window, prev, channels, now=now))
+
+
+def window_responses(config: Config, store: Store, window: Window, prev: Window, channels: Sequence[str] | None,
+                     *, now: datetime) -> Responses:
+    """The brand's "Did we answer?" figures for `window` against `prev`, counting answers up to `now`."""
+    if not answers_visible(config.sources):
+        return quiet_responses(now.astimezone(window.tz))
+    cur = store.response_facts(BRAND, window.start, window.end, as_of=now, channels=channels)
+    before = store.response_facts(BRAND, prev.start, prev.end, as_of=now, channels=channels, shown=0)
+    return response_section(cur, before, prev.label, window.tz, can_show=True)
 
 
 def build_digest(config: Config, store: Store, recipient: Recipient, window: Window, *, now: datetime,

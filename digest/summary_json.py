@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .analysis import Change, Kpi, PhraseRow, Quote, Summary
+from .analysis import Change, Kpi, PhraseRow, Quote, Responses, Summary
+from .analysis.responses import ResponseRow
 
 JSON_VERSION = 1
 
@@ -47,6 +48,29 @@ def _quote(q: Quote | None) -> dict[str, Any] | None:
 def _phrase(p: PhraseRow) -> dict[str, Any]:
     return {"phrase": p.text, "count": p.count, "baseline_per_period": round(p.baseline_per_period, 2),
             "growth": p.growth, "emerging": p.emerging, "quote": _quote(p.quote)}
+
+
+def _responses(r: Responses | None) -> dict[str, Any] | None:
+    """SPEC "Additions" `responses`; None when no source can show the brand's answers."""
+    if r is None or not r.can_show:
+        return None
+    t = r.total
+
+    def row(x: ResponseRow) -> dict[str, Any]:
+        return {"addressed": x.addressed, "answered": x.answered,
+                "rate": None if x.rate is None else _fraction(x.rate),
+                "median_first_response_minutes": None if x.median_minutes is None else round(x.median_minutes, 1),
+                "complaints_addressed": x.complaints_addressed, "complaints_answered": x.complaints_answered,
+                "complaints_rate": None if x.complaints_rate is None else _fraction(x.complaints_rate),
+                "complaints_median_first_response_minutes": None if x.complaints_median_minutes is None
+                else round(x.complaints_median_minutes, 1)}
+
+    return {**row(t), "as_of": r.as_of.isoformat(), "rate_change": _change(r.rate_change, share=True),
+            "median_change": _change(r.median_change),
+            "channels": [{"channel": c.channel, **row(c)} for c in r.channels],
+            "unanswered_total": r.unanswered.total,
+            "unanswered": [{"text": q.text, "url": q.url, "channel": q.channel, "author": q.author,
+                            "published": q.published.isoformat(), "influence": q.influence} for q in r.unanswered]}
 
 
 def summary_dict(s: Summary) -> dict[str, Any]:
@@ -90,6 +114,7 @@ def summary_dict(s: Summary) -> dict[str, Any]:
                    "sentence": s.health.sentence,
                    "problems": [{"source": h.name, "status": h.status, "detail": h.detail}
                                 for h in s.health.problems.rows]},
+        "responses": _responses(s.responses),
     }
 
 

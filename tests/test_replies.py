@@ -288,3 +288,53 @@ def test_a_store_written_before_threads_gets_the_columns(tmp_path: Path) -> None
     facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=T0 + timedelta(days=1))
     assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (1, 1, 4.0)
     store.close()
+
+
+def test_the_digest_json_and_text_say_whether_we_answered(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the CLI: the answers are fetched first, their questions in a later run; an answer after the
+    week counts for the week; the figures in the JSON and the text part are the conversations' own."""
+    from tests.conftest import run_cli
+
+    for var in ("DIGEST_SMTP_HOST", "DIGEST_DB", "DIGEST_CONFIG", "DIGEST_OUTBOX"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "sources.yaml").write_text(
+        "brand: {name: Acme Air, keywords: [acme], accounts: [AcmeAirHelp]}\n"
+        "timezone: UTC\n"
+        "sources:\n"
+        "  - {name: care, kind: csv, path: exports/care-*.csv, channel: twitter,\n"
+        "     fields: {id: tweet_id, author: author_id, text: text, published: created_at,\n"
+        "              reply_to: in_response_to_tweet_id}}\n")
+    (tmp_path / "recipients.yaml").write_text(
+        'sender: "Digest <digest@acme.example>"\nrecipients:\n  - {name: A, email: a@acme.example}\n')
+    monday = T0  # the week of 2 Nov 2026, UTC
+    q = [("1", monday + timedelta(hours=1), "@AcmeAirHelp my bag is lost and nobody helps, terrible"),
+         ("2", monday + timedelta(days=1), "@AcmeAirHelp can I change my seat?"),
+         ("3", monday + timedelta(days=6, hours=14), "@AcmeAirHelp refund still missing, awful service"),
+         ("4", monday + timedelta(days=2), "@AcmeAirHelp my flight was cancelled and no one answers, awful")]
+    answers = [{"id": "a1", "author": "AcmeAirHelp", "at": q[0][1] + timedelta(minutes=10), "text": "Sorry!",
+                "to": "1"},
+               {"id": "a2", "author": "AcmeAirHelp", "at": q[1][1] + timedelta(minutes=30), "text": "Yes.", "to": "2"},
+               {"id": "a3", "author": "AcmeAirHelp", "at": q[2][1] + timedelta(hours=48), "text": "Done.", "to": "3"}]
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "care-1.csv").write_text(care_csv(answers))
+    assert run_cli(capsys, "--config", str(tmp_path), "ingest").code == 0
+    (folder / "care-1.csv").write_text(care_csv(answers + [{"id": i, "author": f"c{i}", "at": at, "text": text}
+                                                           for i, at, text in q]))
+    assert run_cli(capsys, "--config", str(tmp_path), "ingest").code == 0
+    got = run_cli(capsys, "--config", str(tmp_path), "preview", "weekly", "--date", "2026-11-12", "--format", "json")
+    assert got.code == 0, got.err
+    import json
+
+    data = json.loads(got.out)
+    r = data["responses"]
+    assert data["kpis"]["mentions"] == 4  # the brand's answers are no mentions
+    assert (r["addressed"], r["answered"], r["rate"], r["median_first_response_minutes"]) == (4, 3, 0.75, 30.0)
+    assert r["complaints_addressed"] == r["complaints_answered"] + r["unanswered_total"]
+    assert [u["text"] for u in r["unanswered"]] == (
+        ["@AcmeAirHelp my flight was cancelled and no one answers, awful"] if r["unanswered_total"] else [])
+    text = run_cli(capsys, "--config", str(tmp_path), "preview", "weekly", "--date", "2026-11-12", "--format", "text")
+    assert "DID WE ANSWER?" in text.out and "75%" in text.out and "30 min" in text.out
+    html = run_cli(capsys, "--config", str(tmp_path), "preview", "weekly", "--date", "2026-11-12")
+    assert "Did we answer?" in html.out and "3 of 4 addressed" in html.out

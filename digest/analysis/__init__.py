@@ -20,6 +20,7 @@ from ..formatting import channel_label, plain_line
 from .build import summarize, summarize_facts
 from .frames import facts_from_frame
 from .quotes import to_quotes
+from .responses import NO_SOURCE_NOTE, Responses, quiet_responses, response_section
 from .spikes import Spike
 from .summary import (
     PHRASE_SAMPLE,
@@ -41,6 +42,7 @@ from .summary import (
 
 __all__ = ["Capped", "Change", "ChannelRow", "Health", "HealthRow", "Kpi", "PhraseRow", "Praise", "Quote",
     "Spike", "Summary", "TopicCount", "TopicRow", "Trend", "TrendBucket", "channel_label", "facts_from_frame",
-    "plain_line", "summarize", "summarize_facts", "to_quotes", "PHRASE_SAMPLE"]
+    "plain_line", "NO_SOURCE_NOTE",
+    "Responses", "quiet_responses", "response_section", "summarize", "summarize_facts", "to_quotes", "PHRASE_SAMPLE"]
 
 

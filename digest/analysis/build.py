@@ -16,6 +16,7 @@ from .frames import counts_of, facts_from_frame, prepare
 from .health import health_section
 from .phrases import phrase_section
 from .quotes import most_influential, most_negative, praise_section
+from .responses import Responses
 from .summary import (
     Kpi,
     Summary,
@@ -71,6 +72,7 @@ def summarize_facts(
     brand: str,
     channels: Sequence[str] | None = None,
     now: datetime,
+    responses: Responses | None = None,
 ) -> Summary:
     """`summarize` from Facts (the store's rollups, or facts_from_frame) of the recipient's channels.
 
@@ -143,4 +145,5 @@ def summarize_facts(
         most_influential=most_influential(cur, tz),
         praise=praise_section(cur, c_cur, c_prev if has_previous else None, against, praise_topics, tz),
         health=data_health,
+        responses=responses,
     )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from ..periods import Period, Window
 from ..rollups import KEEP
+
+if TYPE_CHECKING:  # responses.py builds on this module
+    from .responses import Responses
 
 # Caps: what an executive reads in 30 seconds, and what keeps the HTML far below Gmail's 102 KB clip.
 MAX_CHANNELS = 10
@@ -294,6 +297,7 @@ class Summary:
     most_influential: Capped[Quote]
     praise: Praise
     health: Health
+    responses: Responses | None = None  # "Did we answer?" (analysis/responses.py); None: not asked for
 
     @property
     def kpis(self) -> tuple[Kpi, ...]:

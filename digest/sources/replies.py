@@ -26,6 +26,22 @@ def orgs_of(config: SourcesConfig) -> dict[str, tuple[str, ...]]:
     return {BRAND: accounts} if accounts else {}
 
 
+def answers_visible(config: SourcesConfig) -> bool:
+    """Whether some enabled source can show the brand's answers: tickets that say so, or posts whose
+    author can be one of brand.accounts (feeds give authors; exports and APIs when they map one)."""
+    for s in config.sources:
+        if not s.enabled:
+            continue
+        if s.kind == "feed":
+            if config.brand.accounts:
+                return True
+            continue
+        f = s.fields
+        if f.first_response_at or f.resolved_at or f.status or (config.brand.accounts and f.author):
+            return True
+    return False
+
+
 def account_key(name: str) -> str:
     """An author or account name as compared: case, a leading `@` or `u/` and a Mastodon `@instance` ignored."""
     key = name.strip().lower()
