@@ -160,8 +160,6 @@ class Alerts(_Strict):
     baseline_days: int = Field(default=14, ge=1, le=365)
     min_negative: int = Field(default=5, ge=1)
     ratio: float = Field(default=3.0, gt=1)
-    # an addressed complaint from an influential author unanswered this long is alerted, once
-    unanswered_after_hours: float | None = Field(default=None, gt=0, le=24 * 365)
 
     @field_validator("recipients")
     @classmethod
