@@ -40,6 +40,7 @@ class Classification:
     complaint: bool
     topics: tuple[str, ...]
     score: float = 0.0  # signed confidence, negative = negative sentiment
+    language: str = "en"  # ISO 639-1 code, "und" when the text is too short to tell (classify/language.py)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON object `digest classify` prints."""
@@ -49,6 +50,7 @@ class Classification:
             "complaint": self.complaint,
             "topics": list(self.topics),
             "score": round(self.score, 4),
+            "language": self.language,
         }
 
 

@@ -8,6 +8,8 @@ from ..models import Classification
 from .cues import known_words, lexicon, words
 from .decide import decide
 from .evidence import collect
+from .language import detect
+from .language import load as load_language
 from .lexicons import vader, vocabulary
 from .scores import for_vader, load_textblob, textblob_polarity, vader_compound
 from .tokens import word_costs
@@ -32,6 +34,7 @@ class Classifier:
         vocabulary()
         word_costs()
         load_textblob()
+        load_language()
 
     def classify(self, text: str) -> Classification:
         """Classify one text; TextBlob's polarity is reported unchanged."""
@@ -50,6 +53,7 @@ class Classifier:
             complaint=decision.complaint,
             topics=topics,
             score=decision.score,
+            language=detect(text),
         )
 
     def cues(self, text: str) -> list[str]:

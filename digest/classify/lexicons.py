@@ -28,10 +28,32 @@ COMMON: Final = frozenset(
 
 
 
-def read_lexicon(name: str) -> Iterator[tuple[int, float, str]]:
-    """(line number, weight, phrase) of each entry of a lexicon file."""
-    folder = resources.files("digest") / "lexicon"
-    for lineno, line in enumerate((folder / name).read_text("utf-8").splitlines(), 1):
+# the languages with lexicons of their own: digest/lexicon/<code>/ (English's are digest/lexicon/ itself)
+LANGUAGES: Final = ("en", "es", "fr", "de", "pt", "it")
+
+
+def lexicon_path(name: str, language: str = "en") -> str:
+    """A lexicon file's path under digest/, as error messages name it ("lexicon/es/complaint.txt")."""
+    return f"lexicon/{name}" if language == "en" else f"lexicon/{language}/{name}"
+
+
+def lexicon_text(name: str, language: str = "en") -> str:
+    """The text of a lexicon file; "" for a file the language does not have."""
+    path = resources.files("digest").joinpath(*lexicon_path(name, language).split("/"))
+    return path.read_text("utf-8") if path.is_file() else ""
+
+
+@functools.cache
+def function_words(language: str) -> frozenset[str]:
+    """The function words of a language (its stopwords.txt), lower case, apostrophes dropped."""
+    text = "\n".join(line.split("#", 1)[0] for line in lexicon_text("stopwords.txt", language).splitlines())
+    return frozenset(w.lower().replace("'", "") for w in text.split())
+
+
+def read_lexicon(name: str, language: str = "en") -> Iterator[tuple[int, float, str]]:
+    """(line number, weight, phrase) of each entry of a lexicon file (none if the language lacks it)."""
+    name_shown = lexicon_path(name, language).removeprefix("lexicon/")
+    for lineno, line in enumerate(lexicon_text(name, language).splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -39,9 +61,9 @@ def read_lexicon(name: str) -> Iterator[tuple[int, float, str]]:
         try:
             value = float(weight)
         except ValueError:
-            raise ValueError(f"lexicon/{name}:{lineno}: weight {weight!r} is not a number") from None
+            raise ValueError(f"lexicon/{name_shown}:{lineno}: weight {weight!r} is not a number") from None
         if not phrase.strip():
-            raise ValueError(f"lexicon/{name}:{lineno}: no phrase after the weight")
+            raise ValueError(f"lexicon/{name_shown}:{lineno}: no phrase after the weight")
         yield lineno, value, phrase.strip()
 
 

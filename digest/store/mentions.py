@@ -174,6 +174,7 @@ class Mentions(StoreBase):
                 "polarity": c.polarity, "sentiment": c.sentiment, "complaint": c.complaint,
                 "topics": json.dumps(list(c.topics)), "score": c.score, "sample": sample_of(ks[0]),
                 **dict(zip(("post_key", "reply_key"), mention_thread_keys(m), strict=True)),
+                "language": c.language,
             })
             row_keys.append(ks)
             stored.append((m, c))

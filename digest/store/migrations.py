@@ -12,7 +12,7 @@ from ..rollups import (
     SAMPLE_BUCKETS,
 )
 from .base import shown_url
-from .meta import Meta
+from .languages import LanguageColumn
 from .rollups import add_rollups
 from .schema import (
     ROLLUP_COLUMNS,
@@ -29,7 +29,7 @@ from .schema import (
 
 log = logging.getLogger(__name__)
 
-class Migrations(Meta):
+class Migrations(LanguageColumn):
     """Schema and rollup upgrades (the sample column, the daily rollups)."""
 
     def migrate(self) -> None:
@@ -38,6 +38,7 @@ class Migrations(Meta):
         Runs once per store; later opens only read one meta row. Raises StoreError if another process
         holds the migration lock for an hour.
         """
+        self.add_language_column()  # first: rebuilding the rollups reads it
         self._migrate_threads()
         if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
             return

@@ -61,6 +61,8 @@ mentions = sa.Table(
     # threads (store/replies.py): the post's own key and the key of the post it answers (thread_key)
     sa.Column("post_key", sa.String(32)),
     sa.Column("reply_key", sa.String(32)),
+    # ISO 639-1 code ("und": too short to tell; "": stored before languages were detected)
+    sa.Column("language", sa.String(16), nullable=False, default="", server_default=""),
     sa.Index("ix_mentions_published", "published"),
     sa.Index("ix_mentions_channel_published", "channel", "published"),
     sa.Index("ix_mentions_complaint_sample", "complaint", "sample", "published"),
@@ -202,7 +204,7 @@ ROLLUPS_VERSION = "3"  # 2: day_rollups; 3: topic quote candidates rank single-t
 ROLLUP_COLUMNS = ("id", "channel", "published", "sentiment", "complaint", "topics", "score", "polarity",
                    "influence")
 FRAME_COLUMNS = ("id", "source", "channel", "external_id", "url", "title", "text", "author", "published",
-                  "influence", "polarity", "sentiment", "complaint", "topics", "score")
+                  "influence", "polarity", "sentiment", "complaint", "topics", "score", "language")
 _DROP_CANDIDATE = sa.text("DELETE FROM quote_candidates WHERE list = :list AND day = :day AND channel = :channel "
                           "AND mention_id = :mention_id")
 
