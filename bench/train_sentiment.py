@@ -119,17 +119,15 @@ def load_domains(root: Path = DATA) -> dict[str, Domain]:
 # --- the rules' evidence ---------------------------------------------------------------------------
 
 def _evidence_one(text: str) -> list[float]:
-    """The rules' evidence of one text, computed as digest.classify computes it."""
-    from digest import classify as c
+    """The rules' evidence of one text, computed as the Classifier computes it, and the rules' verdict."""
+    from digest.classify import decide, evidence, lexicons, scores
 
-    ev, _ = c._collect(text)
-    compound = c.vader_compound(c._vader(), c._for_vader(text))
-    polarity = float(c._pattern_sentiment(text)[0])
-    dense = sm.dense_vector(complaint=ev.complaint, loose=ev.loose, praise=ev.praise, mocking=ev.mocking,
-                            resolved=ev.resolved, request=ev.request, sympathy=ev.sympathy,
-                            compound=compound, polarity=polarity)
+    ev, _ = evidence.collect(text)
+    compound = scores.vader_compound(lexicons.vader(), scores.for_vader(text))
+    polarity = scores.textblob_polarity(text)
+    dense = decide.evidence_vector(ev, compound, polarity)
     # the rules' own verdict too, for the evaluation's "rules" column (EXTRA names them)
-    rules = c._decide(ev, compound, polarity)
+    rules = decide.decide(ev, compound, polarity)
     return [*dense, compound, polarity, {"negative": -1.0, "neutral": 0.0, "positive": 1.0}[rules.sentiment],
             float(rules.complaint)]
 
@@ -143,8 +141,8 @@ N_DENSE = len(sm.DENSE) - 2
 def _code_key() -> str:
     """What the evidence depends on: the classifier's code and lexicons (a cache key)."""
     h = hashlib.sha256()
-    for path in sorted([*(ROOT / "digest").glob("classify*.py"), *(ROOT / "digest" / "classify").glob("*.py"),
-                        *(ROOT / "digest" / "lexicon").glob("*.txt"), ROOT / "digest" / "sentiment_model.py"]):
+    for path in sorted([*(ROOT / "digest" / "classify").glob("*.py"), *(ROOT / "digest" / "lexicon").glob("*.txt"),
+                        ROOT / "digest" / "sentiment_model.py"]):
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:16]
 

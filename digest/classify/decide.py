@@ -1,6 +1,7 @@
 """The decision: evidence and the general-purpose scores in, sentiment, complaint and a score out.
 
-This is the seam where a learned model plugs in: it receives the same evidence and scores.
+This is the seam where a learned model plugs in: it receives the same evidence and scores, as
+`evidence_vector` lays them out for digest/sentiment_model.py (not used by the Classifier yet).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+from .. import sentiment_model
 from ..models import Sentiment
 from .evidence import Evidence
 
@@ -73,3 +75,10 @@ def decide(ev: Evidence, compound: float, polarity: float) -> Decision:
     # negative about the company is dissatisfaction; sympathy ("so sorry to hear") is not
     complaint = sentiment == "negative" and ev.sympathy < neg
     return Decision(sentiment, complaint, score)
+
+
+def evidence_vector(ev: Evidence, compound: float, polarity: float) -> list[float]:
+    """The rules' evidence and the two scores as the learned model's stack reads them."""
+    return sentiment_model.dense_vector(
+        complaint=ev.complaint, loose=ev.loose, praise=ev.praise, mocking=ev.mocking, resolved=ev.resolved,
+        request=ev.request, sympathy=ev.sympathy, compound=compound, polarity=polarity)
