@@ -101,6 +101,7 @@ class SourceHealth:
     last_error: str | None
     consecutive_failures: int
     last_items: int
+    last_problem: str | None = None  # what the last fetch that read anything lost (SourceResult.problems)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -73,8 +73,10 @@ def test_csv_rows_become_mentions(tmp_path: Path, session: requests.Session) -> 
     assert (cc1.title, cc1.author, cc1.channel) == ("Baggage", "Ana", "call_center")
     hashed = [m for m in result.mentions if m.external_id.startswith("h:")]
     assert len(hashed) == 1 and hashed[0].text.startswith("No ticket id")
-    assert result.problems == ("1 row skipped (calls-2024-03.csv line 7: bad date '31/31/2024')",)
-    assert (result.error, result.dropped) == (None, 1)
+    # rows lost are counted and named, an empty text too (issue 19)
+    assert result.problems == ("2 rows skipped (calls-2024-03.csv line 7: bad date '31/31/2024'; "
+                               "calls-2024-03.csv line 8: no text in 'notes')",)
+    assert (result.error, result.dropped) == (None, 2)
 
 
 def test_export_timezone_and_date_format(tmp_path: Path, session: requests.Session) -> None:
@@ -146,14 +148,14 @@ def test_utf8_bom_and_padded_headers(tmp_path: Path, session: requests.Session) 
     assert [m.external_id for m in run(tmp_path, session).mentions] == ["Z"]
 
 
-def test_no_matching_file_is_ok_but_a_missing_folder_is_an_error(tmp_path: Path,
-                                                                 session: requests.Session) -> None:
+def test_a_missing_folder_or_no_matching_file_is_an_error(tmp_path: Path, session: requests.Session) -> None:
     missing = run(tmp_path, session)
     assert missing.status == "error"
     assert missing.error == f"folder not found: {tmp_path / 'exports'} (from path 'exports/calls-*.csv')"
     (tmp_path / "exports").mkdir()
-    empty = run(tmp_path, session)
-    assert (empty.status, empty.mentions, empty.error) == ("ok", (), None)
+    empty = run(tmp_path, session)  # a source that delivers nothing must not say "ok" (issue 19)
+    assert (empty.status, empty.mentions) == ("error", ())
+    assert empty.error == f"no file matches 'exports/calls-*.csv' in {tmp_path / 'exports'}"
 
 
 def test_brand_filter_applies_to_exports_when_on(tmp_path: Path, session: requests.Session) -> None:
@@ -202,7 +204,8 @@ def test_json_export_with_items_path(tmp_path: Path, session: requests.Session) 
     assert first.published == datetime(2024, 3, 18, 13, 0, tzinfo=UTC)  # naive: the brand's zone
     assert (second.text, second.author, second.url) == ("Refund late again", "Lee X", None)
     assert second.published == datetime(2024, 3, 18, 14, 0, tzinfo=UTC)  # epoch seconds
-    assert result.problems == ("1 row skipped (tickets.json item 3: not an object)",)
+    assert result.problems == ("2 rows skipped (tickets.json item 3: not an object; tickets.json item 4: "
+                               "no text in 'body')",)
 
 
 @pytest.mark.parametrize(("data", "items_path", "reason"), [
@@ -281,3 +284,36 @@ def test_future_dates_are_treated_alike_in_exports_and_feeds(tmp_path: Path, ses
         assert {m.external_id: m.published for m in result.mentions} == {near: NOW}, spec.name
         assert result.dropped == 1 and len(result.problems) == 1, spec.name
         assert f"id '{beyond}': date 2100-01-01 is more than a day after the fetch" in result.problems[0]
+
+
+# -- sources that deliver nothing, rows that lose data (issue 19 item 3) -----------------------------------
+
+
+def test_a_glob_differing_in_case_names_the_file_it_missed(tmp_path: Path, session: requests.Session) -> None:
+    write(tmp_path, "calls-1.csv", CALLS)
+    result = run(tmp_path, session, path="exports/calls-*.CSV")
+    assert result.status == "error"
+    assert result.error == (f"no file matches 'exports/calls-*.CSV' in {tmp_path / 'exports'} "
+                            "('calls-1.csv' differs only in letter case)")
+    nested = run(tmp_path, session, path="exports/**/CALLS-*.csv")
+    assert nested.error is not None and nested.error.endswith("('calls-1.csv' differs only in letter case)")
+
+
+def test_a_path_that_is_a_folder_says_so(tmp_path: Path, session: requests.Session) -> None:
+    write(tmp_path, "calls-1.csv", CALLS)
+    result = run(tmp_path, session, path="exports")
+    assert (result.status, result.error) == (
+        "error", "path 'exports' is a folder, not files: name them with a glob, e.g. 'exports/*.csv'")
+
+
+def test_short_rows_and_extra_cells_are_counted_and_named(tmp_path: Path, session: requests.Session) -> None:
+    write(tmp_path, "calls-1.csv", HEADER + "1,2024-03-18,a,b,fine\n"
+                                   "2,2024-03-18,a,b\n"  # short: the notes are gone
+                                   "3,2024-03-18,a,b,late, then cancelled\n"  # an unquoted comma shifts cells
+                                   "4,2024-03-18,a,b,trailing empty cells are harmless,,\n")
+    result = run(tmp_path, session)
+    assert [m.external_id for m in result.mentions] == ["1", "4"]
+    assert result.problems == ("2 rows skipped (calls-1.csv line 3: short row: 4 cells for 5 columns; "
+                               "calls-1.csv line 4: extra cells (an unquoted delimiter in a field?): 6 cells for "
+                               "5 columns)",)
+    assert result.dropped == 2

@@ -23,6 +23,9 @@ def health_section(health: Sequence[SourceHealth], channels: Sequence[str] | Non
                 h.last_success is None or (h.last_attempt is not None and h.last_attempt > h.last_success)))
         stale = h.last_success is None or now - h.last_success > STALE_AFTER
         if not (failed or stale):
+            if h.last_problem:  # fetched, but rows or files were lost: the figures miss them
+                rows.append(HealthRow(plain_line(h.name, 80), channel_label(h.channel), "partial",
+                                      f"fetched with problems: {plain_line(h.last_problem, 140)}"))
             continue
         since = "never fetched successfully" if h.last_success is None else \
             f"last success {time_ago(now - h.last_success)} ago"

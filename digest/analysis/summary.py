@@ -247,7 +247,7 @@ class HealthRow:
 
     name: str
     channel_label: str
-    status: Literal["failed", "stale"]
+    status: Literal["failed", "stale", "partial"]
     detail: str
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fnmatch
 import glob
 import hashlib
 import io
@@ -80,7 +81,27 @@ def match_files(spec: FileExportSource, ctx: FetchContext) -> list[Path]:
     folder = Path(*parts[:fixed]) if fixed else Path(parts[0])
     if not folder.is_dir():
         raise SourceError(f"folder not found: {folder} (from path {spec.path!r})")
-    return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
+    if pattern.is_dir():
+        example = f"{spec.path.rstrip('/')}/*.{spec.kind}"
+        raise SourceError(f"path {spec.path!r} is a folder, not files: name them with a glob, e.g. {example!r}")
+    files = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
+    if not files:
+        raise SourceError(f"no file matches {spec.path!r} in {folder}{_case_hint(pattern, folder)}")
+    return files
+
+
+def _case_hint(pattern: Path, folder: Path) -> str:
+    """A note naming a file that matches `pattern` but for letter case (calls-*.CSV for calls-1.csv), or ""."""
+    rel = pattern.relative_to(folder).as_posix()
+    deep = "**" in rel  # any depth: the file name alone is compared
+    wanted = re.compile(fnmatch.translate(rel.rsplit("/", 1)[-1] if deep else rel), re.IGNORECASE)
+    for n, path in enumerate(folder.rglob("*") if deep or "/" in rel else folder.iterdir()):
+        if n >= 10_000:  # a huge folder: no hint rather than a slow walk
+            break
+        found = path.relative_to(folder).as_posix()
+        if path.is_file() and wanted.match(path.name if deep else found):
+            return f" ({found!r} differs only in letter case)"
+    return ""
 
 
 def _state_key(path: Path, ctx: FetchContext) -> str:
@@ -138,7 +159,9 @@ def _add(where: str, record: Record, mapper: Mapper, out: _Outcome) -> None:
     except RowError as exc:
         _skip(out, f"{where}: {exc}")
         return
-    if mention is not None:
+    if mention is None:  # an empty text field: a row lost, so counted like any other
+        _skip(out, f"{where}: no text in {mapper.fields.text!r}")
+    else:
         out.mentions.append(mention)
 
 
@@ -216,7 +239,18 @@ def _csv_rows(name: str, reader: Any, header: list[str]) -> Iterator[tuple[str, 
             continue
         if not any(cell.strip() for cell in row):
             continue
-        yield f"{name} line {start}", dict(zip(header, row, strict=False))
+        yield f"{name} line {start}", _shaped(row, header)
+
+
+def _shaped(row: list[str], header: list[str]) -> Record:
+    """The row by column name, or why it cannot be trusted: cells missing, or more cells than columns
+    (an unquoted delimiter in a field shifts every cell after it). Empty trailing cells are harmless."""
+    while len(row) > len(header) and not row[-1].strip():
+        row = row[:-1]
+    if len(row) != len(header):
+        which = "short row" if len(row) < len(header) else "extra cells (an unquoted delimiter in a field?)"
+        return f"{which}: {len(row)} cells for {len(header)} columns"
+    return dict(zip(header, row, strict=True))
 
 
 def json_records(name: str, text: str, items_path: str | None) -> list[tuple[str, Record]]:

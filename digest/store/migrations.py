@@ -18,6 +18,7 @@ from .schema import (
     ROLLUP_COLUMNS,
     ROLLUPS_META,
     ROLLUPS_VERSION,
+    SOURCE_PROBLEMS_META,
     THREADS_META,
     day_rollups,
     mention_rollups,
@@ -40,6 +41,7 @@ class Migrations(LanguageColumn):
         """
         self.add_language_column()  # first: rebuilding the rollups reads it
         self._migrate_threads()
+        self._migrate_source_problems()
         if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
             return
         columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
@@ -77,6 +79,18 @@ class Migrations(LanguageColumn):
                 conn.execute(sa.insert(meta).values(key=ROLLUPS_META, value=ROLLUPS_VERSION))
             if added:
                 log.info("counted %d stored mentions into the rollups", added)
+
+    def _migrate_source_problems(self) -> None:
+        """Stores written before sources.last_problem (issue 19) get the column, once (empty: no problem known)."""
+        if self.get_meta(SOURCE_PROBLEMS_META) == "1":
+            return
+        with self.lock("migrate", wait=3600) as got:
+            if not got:
+                raise StoreError(f"another process is still migrating {shown_url(str(self.url))}")
+            with self.engine.begin() as conn:
+                if "last_problem" not in {c["name"] for c in sa.inspect(conn).get_columns("sources")}:
+                    conn.execute(sa.text("ALTER TABLE sources ADD COLUMN last_problem TEXT"))
+            self.setdefault_meta(SOURCE_PROBLEMS_META, "1")
 
     def _migrate_threads(self) -> None:
         """Stores written before threads (issue 16) get mentions.post_key and reply_key, once.

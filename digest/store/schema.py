@@ -95,6 +95,7 @@ sources = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
     sa.Column("last_items", sa.Integer, nullable=False, default=0),
+    sa.Column("last_problem", sa.Text),  # what its last fetch that read anything lost (rows skipped, a file)
 )
 
 deliveries = sa.Table(
@@ -198,6 +199,7 @@ responses = sa.Table(
     sa.Index("ix_responses_org_published", "org", "addressed", "published"),
 )
 THREADS_META = "threads_version"  # 1: mentions.post_key and reply_key
+SOURCE_PROBLEMS_META = "source_problems_version"  # 1: sources.last_problem
 ROLLUPS_META = "rollups_version"
 ROLLUPS_VERSION = "3"  # 2: day_rollups; 3: topic quote candidates rank single-topic complaints first
 # the columns rollups.deltas reads

@@ -88,7 +88,7 @@ class Sources(StoreBase):
                 out.append(SourceHealth(name, "", None, None, None, 0, 0))
             else:
                 out.append(SourceHealth(name, r["channel"], r["last_attempt"], r["last_success"], r["last_error"],
-                                        r["consecutive_failures"], r["last_items"]))
+                                        r["consecutive_failures"], r["last_items"], r["last_problem"]))
         return out
 
 
@@ -97,8 +97,9 @@ def _outcome(result: SourceResult, at: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {"channel": result.channel, "last_attempt": at}
     if result.status != "error":
         values.update(last_success=at, last_error=None, consecutive_failures=0)
-        if result.status == "ok":  # an unchanged feed says nothing new about its size
+        if result.status == "ok":  # an unchanged feed says nothing new about its size, or its losses
             values["last_items"] = result.items_seen
+            values["last_problem"] = "; ".join(result.problems)[:2000] or None
         if result.state:
             values["state"] = json.dumps(result.state)
     else:
