@@ -117,8 +117,13 @@ def _now(date_: str | None, config: Config) -> datetime | date:
 @pass_ctx
 def check(c: Context) -> None:
     """Validate sources.yaml and recipients.yaml (and SMTP settings); list every problem."""
+    from .sources.checks import source_warnings
+
     config = load_config(c.config_dir)
-    for line in config.warnings:
+    # what the next ingest would meet (a glob matching nothing, an unknown scheme or encoding): only here,
+    # where looking at the disk is the point; ingest reports the same as a failed source
+    warnings = (*config.warnings, *source_warnings(config))
+    for line in warnings:
         click.echo(line, err=True)
     settings = smtp_settings(os.environ)
     srcs = config.sources.sources
@@ -128,8 +133,7 @@ def check(c: Context) -> None:
                 else f"outbox {outbox_dir(config.directory, os.environ)}")
     click.echo(f"{config.directory}: configuration is valid: {len(srcs)} sources ({disabled} disabled), "
                f"{n} recipient{'s' if n != 1 else ''}, {len(config.sources.topics)} topics; delivery: {delivery}"
-               + (f"; {len(config.warnings)} warning{'s' if len(config.warnings) != 1 else ''}"
-                  if config.warnings else ""))
+               + (f"; {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""))
 
 
 def _report_ingest(report: IngestReport, quiet: bool) -> tuple[ExitStatus, str]:

@@ -261,6 +261,9 @@ def test_fixed_offset_and_legacy_zones_are_warned_of_with_the_zone_meant(tmp_pat
               "    channels: [twitter]", "    channels: [twitter]\n    timezone: Etc/GMT-9\n"
               "  - name: Lee\n    email: lee@acme.example\n    timezone: GMT\n"
               "  - name: Kim\n    email: kim@acme.example\n    timezone: Asia/Tokyo"))
+    # the files the sources name exist: `digest check` warns of a missing one too (tests/test_silent_sources.py)
+    (tmp_path / "feed.xml").write_text("<rss/>", encoding="utf-8")
+    (tmp_path / "calls-1.csv").write_text("", encoding="utf-8")
     config = load_config(tmp_path)
     assert config.warnings == (
         "sources.yaml:4: warning: timezone: 'EST' is UTC−5 all year, without daylight saving; you probably mean "

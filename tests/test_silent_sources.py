@@ -98,3 +98,32 @@ def test_a_store_from_before_last_problem_gets_the_column(tmp_path: Path) -> Non
         assert store.health(["s"])[0].last_problem is None
     finally:
         store.close()
+
+
+def test_check_warns_of_what_the_next_ingest_would_meet(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "feed.xml").write_text("<rss/>", encoding="utf-8")
+    write_project(project, [
+        export("Case", "exports/calls-*.CSV"),
+        {**export("Latin", "exports/calls-*.csv"), "encoding": "latin-9x"},
+        {"name": "Gopher", "kind": "feed", "url": "gopher://example.org/feed", "channel": "news"},
+        {"name": "Gone", "kind": "feed", "url": "missing.xml", "channel": "news"},
+        {"name": "Local", "kind": "feed", "url": "feed.xml", "channel": "news"},
+        export("Good", "exports/calls-*.csv"),
+    ])
+    r = run_cli(capsys, "--config", str(project), "check")
+    assert r.code == 0, r.err
+    ex = project / "exports"
+    text = (project / "sources.yaml").read_text(encoding="utf-8").splitlines()
+
+    def at(needle: str) -> int:  # the line each warning must point at: the field's own
+        return next(i for i, line in enumerate(text, 1) if needle in line)
+    assert r.err.splitlines() == [
+        f"sources.yaml:{at('exports/calls-*.CSV')}: warning: sources[0].path: no file matches "
+        f"'exports/calls-*.CSV' in {ex} ('calls-1.csv' differs only in letter case)",
+        f"sources.yaml:{at('latin-9x')}: warning: sources[1].encoding: unknown encoding 'latin-9x' "
+        "(e.g. utf-8, cp1252, latin-1, utf-16)",
+        f"sources.yaml:{at('gopher:')}: warning: sources[2].url: unsupported URL scheme 'gopher': use http(s), "
+        "a file: URL or a local path",
+        f"sources.yaml:{at('missing.xml')}: warning: sources[3].url: file not found: {project / 'missing.xml'}",
+    ]
+    assert r.out.rstrip().endswith("; 4 warnings")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..config import FieldMap, FileExportSource
+from ..config import Config, FieldMap, FileExportSource
 from ..errors import SourceError
 from ..models import Mention, SourceResult
 from ..text import one_line
@@ -74,8 +74,14 @@ def fetch(spec: FileExportSource, ctx: FetchContext) -> SourceResult:
 
 
 def match_files(spec: FileExportSource, ctx: FetchContext) -> list[Path]:
-    """Files matching spec.path (relative to the config folder); SourceError if its folder is missing."""
-    pattern = ctx.config.resolve(spec.path)
+    """Files matching spec.path (relative to the config folder); SourceError if its folder is missing,
+    it is a folder or it matches no file."""
+    return matching(spec, ctx.config)
+
+
+def matching(spec: FileExportSource, config: Config) -> list[Path]:
+    """`match_files` with only the configuration (digest check has no fetch context)."""
+    pattern = config.resolve(spec.path)
     parts = pattern.parts
     fixed = next((i for i, part in enumerate(parts) if _MAGIC.search(part)), len(parts) - 1)
     folder = Path(*parts[:fixed]) if fixed else Path(parts[0])
