@@ -580,17 +580,31 @@ def _calls_csv(gen: _Gen, out: Path) -> list[Path]:
     by_month: dict[str, list[list[str]]] = {}
     for n, (when, category, notes) in enumerate(sorted(calls)):
         local = when.astimezone(TZ)
+        answered = _first_response(n, when, gen.now)
         by_month.setdefault(f"{local:%Y-%m}", []).append(
-            [f"CC-{local:%y%m}-{n:05d}", f"{local:%m/%d/%Y %H:%M}", gen.rng.choice(AGENTS), category, notes])
+            [f"CC-{local:%y%m}-{n:05d}", f"{local:%m/%d/%Y %H:%M}", gen.rng.choice(AGENTS), category, notes,
+             f"{answered.astimezone(TZ):%m/%d/%Y %H:%M}" if answered else ""])
     paths = []
     for month, month_rows in sorted(by_month.items()):
         path = out / f"calls-{month}.csv"
         with path.open("w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["ticket_id", "created_at", "agent", "category", "notes"])
+            writer.writerow(["ticket_id", "created_at", "agent", "category", "notes", "first_response_at"])
             writer.writerows(month_rows)
         paths.append(path)
     return paths
+
+
+def _first_response(n: int, when: datetime, now: datetime) -> datetime | None:
+    """When the call center first answered ticket `n`: most within the hour, some after a day, a few never.
+
+    Its own generator per ticket, so that the rest of the sample stays as it was."""
+    rng = random.Random(f"first-response-{n}")  # noqa: S311 - sample data, not secrets
+    if rng.random() < 0.08:
+        return None
+    minutes = rng.lognormvariate(3.3, 1.1)  # median about 27 minutes, a long tail of days
+    answered = when + timedelta(minutes=minutes)
+    return answered if answered <= now else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
