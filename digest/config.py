@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError
 from .periods import PERIODS, Period
+from .text import account_key
 from .yamlfile import LocatedYaml, format_loc, load_yaml
 from .zones import zone_advice
 
@@ -75,6 +76,16 @@ class Brand(_Strict):
     keywords: list[NonEmpty] = []
     exclude: list[NonEmpty] = []
     # the brand's own accounts / author names: their posts are answers, never mentions (digest/sources/replies.py)
+    accounts: list[NonEmpty] = []
+
+
+class Competitor(_Strict):
+    """A competitor for share of voice: mentions naming its keywords are about it, its accounts' posts are
+    its answers (never mentions)."""
+
+    name: NonEmpty
+    keywords: list[NonEmpty] = Field(min_length=1)  # none would make every post about it
+    exclude: list[NonEmpty] = []
     accounts: list[NonEmpty] = []
 
 
@@ -175,6 +186,7 @@ class SourcesConfig(_Strict):
     topics: dict[NonEmpty, list[NonEmpty]] = {}
     praise_topics: dict[NonEmpty, list[NonEmpty]] = {}
     alerts: Alerts | None = None
+    competitors: list[Competitor] = []
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
 
@@ -319,6 +331,8 @@ def load_config(directory: Path) -> Config:
         problems += more
     if sources is not None and recipients is not None:
         problems += _cross_check(sources, recipients, docs[RECIPIENTS_FILE])
+    if sources is not None:
+        problems += _check_competitors(sources, docs[SOURCES_FILE])
     if problems:
         raise ConfigError(problems)
     assert sources is not None and recipients is not None
@@ -352,6 +366,27 @@ def _unique_names(sources: SourcesConfig, doc: LocatedYaml) -> list[str]:
         if j != i:
             out.append(f"{doc.where(('sources', i, 'name'))}: two sources are named {s.name!r} (also line "
                        f"{doc.line_of(('sources', j, 'name'))}); names must be unique")
+    return out
+
+
+def _check_competitors(sources: SourcesConfig, doc: LocatedYaml) -> list[str]:
+    """Each organisation is named once, and an account belongs to one organisation (its posts are that
+    organisation's answers)."""
+    out = []
+    names: dict[str, tuple[str | int, ...]] = {sources.brand.name.casefold(): ("brand", "name")}
+    owners: dict[str, str] = {}
+    for account in sources.brand.accounts:
+        owners.setdefault(account_key(account), sources.brand.name)
+    for i, c in enumerate(sources.competitors):
+        first = names.setdefault(c.name.casefold(), ("competitors", i, "name"))
+        if first != ("competitors", i, "name"):
+            out.append(f"{doc.where(('competitors', i, 'name'))}: {c.name!r} is named already "
+                       f"(line {doc.line_of(first)}); each organisation needs its own name")
+        for j, account in enumerate(c.accounts):
+            owner = owners.setdefault(account_key(account), c.name)
+            if owner != c.name:
+                out.append(f"{doc.where(('competitors', i, 'accounts', j))}: account {account!r} belongs to "
+                           f"{owner} already")
     return out
 
 

@@ -29,6 +29,9 @@ class Mention:
     addressed_to: tuple[str, ...] = ()  # the organisations (BRAND, ...) whose accounts it names
     answered: bool | None = None  # a ticket's own word (first response, resolution, status); None: not a ticket
     responded: datetime | None = None  # a ticket's first response (or resolution) time, aware UTC
+    # whom it is about (digest/organisations.py): the brand, and the competitors it names, by name
+    about_brand: bool = True
+    competitors: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -111,6 +111,14 @@ def text_key(text: str) -> str:
     return hashlib.sha256(normalize(text).encode()).hexdigest()[:32]
 
 
+def account_key(name: str) -> str:
+    """An author or account name as compared: case, a leading `@` or `u/` and a Mastodon `@instance` ignored."""
+    key = name.strip().lower()
+    for prefix in ("/u/", "u/", "@"):
+        key = key.removeprefix(prefix)
+    return key.split("@", 1)[0].strip()
+
+
 def matches_brand(text: str, keywords: list[str], exclude: list[str]) -> bool:
     """True if `text` names one of `keywords` (none given: everything) and none of `exclude`."""
     folded = text.casefold()

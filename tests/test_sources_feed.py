@@ -53,8 +53,9 @@ def as_dict(result: SourceResult) -> dict[str, Any]:
     }
 
 
-# thread fields (issue 16) are in the expected files only where an entry has them
-_THREAD_DEFAULTS = {"reply_to": "", "scope": "", "addressed_to": (), "answered": None, "responded": None}
+# thread fields (issue 16) and whom it is about (issue 17) are in the expected files only where an entry has them
+_THREAD_DEFAULTS = {"reply_to": "", "scope": "", "addressed_to": (), "answered": None, "responded": None,
+                    "about_brand": True, "competitors": ()}
 
 
 def _set_fields(m: Mention) -> dict[str, Any]:

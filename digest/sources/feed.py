@@ -18,8 +18,9 @@ import feedparser
 
 from ..config import FeedSource
 from ..errors import SourceError
-from ..models import BRAND, Mention, OrgPost, SourceResult
-from ..text import html_to_text, matches_brand, one_line, safe_url, text_key
+from ..models import Mention, OrgPost, SourceResult
+from ..organisations import organisations, tag_all
+from ..text import html_to_text, one_line, safe_url, text_key
 from .http import FetchContext, fetch_bytes
 from .presets import Entry, Preset, get_preset
 from .replies import orgs_of, split_posts
@@ -118,7 +119,6 @@ def to_mentions(entries: Iterable[Entry], spec: FeedSource, ctx: FetchContext,
                 preset: Preset | None) -> tuple[list[Mention], list[OrgPost]]:
     """Entries -> (Mentions, the organisations' own posts): preset applied, brand filter (not on the
     organisations' posts: a reply rarely names its brand), empty and repeated entries dropped."""
-    brand = ctx.config.sources.brand
     out: list[Mention] = []
     seen: set[str] = set()
     for entry in entries:
@@ -130,10 +130,8 @@ def to_mentions(entries: Iterable[Entry], spec: FeedSource, ctx: FetchContext,
         seen.add(mention.external_id)
         out.append(mention)
     customers, posts = split_posts(out, orgs_of(ctx.config.sources))
-    if spec.brand_filter:
-        customers = [m for m in customers if BRAND in m.addressed_to
-                     or matches_brand(f"{m.title}\n{m.text}", brand.keywords, brand.exclude)]
-    return customers, posts
+    # kept when about the brand or a competitor (named, or addressed), with whom it is about
+    return list(tag_all(customers, organisations(ctx.config.sources), brand_filter=spec.brand_filter)), posts
 
 
 def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:

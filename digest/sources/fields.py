@@ -16,8 +16,9 @@ from typing import Any
 
 from ..config import FieldMap
 from ..errors import SourceError
-from ..models import BRAND, Mention, OrgPost
-from ..text import html_to_text, matches_brand, normalize, one_line, safe_url
+from ..models import Mention, OrgPost
+from ..organisations import organisations, tag_all
+from ..text import html_to_text, normalize, one_line, safe_url
 from .http import FetchContext
 from .replies import orgs_of, split_posts
 
@@ -204,15 +205,12 @@ def _number(value: Any) -> float:
 
 
 def on_brand(mentions: list[Mention], brand_filter: bool, ctx: FetchContext) -> tuple[Mention, ...]:
-    """The mentions that name the brand (all of them when the source's brand_filter is off).
+    """The mentions about the brand or a competitor, each with whom it is about (digest/organisations.py);
+    all of them, about the brand, when the source's brand_filter is off.
 
-    A mention addressed to the brand (naming one of its accounts, a ticket) names it.
+    A mention addressed to an organisation (naming one of its accounts, a ticket) is about it.
     """
-    brand = ctx.config.sources.brand
-    if not brand_filter:
-        return tuple(mentions)
-    return tuple(m for m in mentions if BRAND in m.addressed_to
-                 or matches_brand(f"{m.title}\n{m.text}", brand.keywords, brand.exclude))
+    return tag_all(mentions, organisations(ctx.config.sources), brand_filter=brand_filter)
 
 
 def customers_and_posts(mentions: list[Mention], brand_filter: bool,

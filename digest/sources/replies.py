@@ -16,14 +16,17 @@ from collections.abc import Collection, Iterable, Mapping
 
 from ..config import SourcesConfig
 from ..models import BRAND, Mention, OrgPost
+from ..text import account_key
 
 Orgs = Mapping[str, Collection[str]]  # organisation key -> its accounts
 
 
 def orgs_of(config: SourcesConfig) -> dict[str, tuple[str, ...]]:
-    """The organisations whose own posts are answers: the brand's accounts (empty: none)."""
-    accounts = tuple(config.brand.accounts)
-    return {BRAND: accounts} if accounts else {}
+    """The organisations whose own posts are answers: the brand's accounts, and each competitor's under its
+    name (share of voice, issue 17); an organisation without accounts is left out."""
+    out = {BRAND: tuple(config.brand.accounts)}
+    out.update((c.name, tuple(c.accounts)) for c in config.competitors)
+    return {org: accounts for org, accounts in out.items() if accounts}
 
 
 def answers_visible(config: SourcesConfig) -> bool:
@@ -40,14 +43,6 @@ def answers_visible(config: SourcesConfig) -> bool:
         if f.first_response_at or f.resolved_at or f.status or (config.brand.accounts and f.author):
             return True
     return False
-
-
-def account_key(name: str) -> str:
-    """An author or account name as compared: case, a leading `@` or `u/` and a Mastodon `@instance` ignored."""
-    key = name.strip().lower()
-    for prefix in ("/u/", "u/", "@"):
-        key = key.removeprefix(prefix)
-    return key.split("@", 1)[0].strip()
 
 
 @functools.lru_cache(maxsize=64)

@@ -12,7 +12,7 @@ The store is one class assembled from a part per concern, all over one engine (b
 
 * schema.py: the tables; migrations.py: upgrades of stores written by earlier versions;
 * mentions.py: adding mentions (deduplicated) and reading them;
-* rollups.py: the rollup tables a digest reads (`facts`);
+* rollups.py: the rollup tables a digest reads (`facts`); voice.py: the competitors' counts (`voice`);
 * replies.py: the organisations' own posts matched with their threads, and the response figures;
 * sources.py: source health and fetch state;
 * ledger.py: the delivery ledger;
@@ -37,12 +37,13 @@ from .replies import Replies, thread_key
 from .rollups import Rollups
 from .schema import create_schema
 from .sources import Sources
+from .voice import Voice
 
 __all__ = ["BUSY_TIMEOUT", "DEFAULT_DB_NAME", "STALE_CLAIM", "Store", "default_url", "mention_keys_of",
            "thread_key"]
 
 
-class Store(Mentions, Rollups, Replies, Sources, Ledger, Migrations):
+class Store(Mentions, Voice, Rollups, Replies, Sources, Ledger, Migrations):
     """The product's persistent state. Create with `Store.open(url)`; close with `close()`."""
 
     @classmethod

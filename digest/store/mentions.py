@@ -27,6 +27,7 @@ from ..rollups import (
     sample_of,
 )
 from ..text import normalize, text_key
+from ..voice import as_json, competitor_names
 from .base import StoreBase, chunks, insert_missing, reason, shown_url, utc_at
 from .replies import link_mentions, mention_thread_keys
 from .rollups import add_rollups, remove_rollups
@@ -175,6 +176,7 @@ class Mentions(StoreBase):
                 "topics": json.dumps(list(c.topics)), "score": c.score, "sample": sample_of(ks[0]),
                 **dict(zip(("post_key", "reply_key"), mention_thread_keys(m), strict=True)),
                 "language": c.language,
+                "about_brand": m.about_brand, "competitors": as_json(m.competitors),
             })
             row_keys.append(ks)
             stored.append((m, c))
@@ -218,22 +220,34 @@ class Mentions(StoreBase):
             return None
         return UTCDateTime().process_result_value(value, self.engine.dialect)
 
-    def mentions(self, start: datetime, end: datetime, channels: Iterable[str] | None = None) -> pd.DataFrame:
-        """Mentions published in [start, end) as the DataFrame documented in docs/INTERFACES.md.
+    def mentions(self, start: datetime, end: datetime, channels: Iterable[str] | None = None, *,
+                 every_organisation: bool = False) -> pd.DataFrame:
+        """Mentions about the brand published in [start, end) as the DataFrame documented in
+        docs/INTERFACES.md; `every_organisation`: those about competitors too, with two more columns,
+        `about_brand` (bool) and `competitors` (a list of names).
 
         Every row of the window is read: for digests at volume use `facts`.
         """
-        q = sa.select(*(mentions.c[c] for c in FRAME_COLUMNS)).where(
-            mentions.c.published >= start, mentions.c.published < end)
+        columns = [mentions.c[c] for c in FRAME_COLUMNS]
+        if every_organisation:
+            columns += [mentions.c.about_brand, mentions.c.competitors]
+        q = sa.select(*columns).where(mentions.c.published >= start, mentions.c.published < end)
+        if not every_organisation:
+            q = q.where(mentions.c.about_brand == sa.true())
         if channels is not None:
             q = q.where(mentions.c.channel.in_(list(channels)))
         with self.engine.connect() as conn:
-            return mentions_frame(conn, q)
+            df = mentions_frame(conn, q)
+        if every_organisation:
+            df["about_brand"] = df["about_brand"].astype(bool)
+            df["competitors"] = [list(competitor_names(v)) for v in df["competitors"]]
+        return df
 
     def recent_texts(self, start: datetime, end: datetime, *, sentiment: str, limit: int) -> list[str]:
         """Texts of the latest `limit` mentions of `sentiment` published in [start, end), oldest first."""
         q = (sa.select(mentions.c.text)
-             .where(mentions.c.published >= start, mentions.c.published < end, mentions.c.sentiment == sentiment)
+             .where(mentions.c.published >= start, mentions.c.published < end, mentions.c.sentiment == sentiment,
+                    mentions.c.about_brand == sa.true())
              .order_by(mentions.c.published.desc(), mentions.c.id.desc()).limit(limit))
         with self.engine.connect() as conn:
             texts = list(conn.execute(q).scalars())
@@ -249,8 +263,8 @@ class Mentions(StoreBase):
             ranges = [(start, end)]
         else:
             ranges = [(a, b) for a, b in ((start, utc_at(first * HOUR)), (utc_at(last * HOUR), end)) if a < b]
-        q = sa.select(sa.func.count()).select_from(mentions).where(sa.or_(sa.false(), *(
-            sa.and_(mentions.c.published >= a, mentions.c.published < b) for a, b in ranges)))
+        q = sa.select(sa.func.count()).select_from(mentions).where(mentions.c.about_brand == sa.true(), sa.or_(
+            sa.false(), *(sa.and_(mentions.c.published >= a, mentions.c.published < b) for a, b in ranges)))
         r = mention_rollups.c
         hours = sa.select(sa.func.coalesce(sa.func.sum(r.n), 0)).where(r.hour >= first, r.hour < last)
         if sentiment is not None:

@@ -24,6 +24,8 @@ from .schema import (
     mention_rollups,
     mentions,
     meta,
+    org_rollups,
+    org_topic_rollups,
     quote_candidates,
     topic_rollups,
 )
@@ -31,7 +33,31 @@ from .schema import (
 log = logging.getLogger(__name__)
 
 class Migrations(LanguageColumn):
-    """Schema and rollup upgrades (the sample column, the daily rollups)."""
+    """Schema and rollup upgrades (the sample column, the daily rollups, columns added since)."""
+
+    def add_columns(self) -> None:
+        """Add the columns of schema.py an existing table lacks (each has a default for the rows stored
+        before: `server_default`, or NULL), under the migration lock. Raises StoreError as `migrate` does."""
+        if not self._missing_columns():
+            return
+        with self.lock("migrate", wait=3600) as got:
+            if not got:
+                raise StoreError(f"another process is still migrating {shown_url(str(self.url))}")
+            missing = self._missing_columns()  # another process may have added them meanwhile
+            with self.engine.begin() as conn:
+                for table, column in missing:
+                    ddl = sa.schema.CreateColumn(column).compile(dialect=self.engine.dialect)
+                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+                    log.info("added the column %s.%s", table.name, column.name)
+
+    def _missing_columns(self) -> list[tuple[sa.Table, sa.Column[object]]]:
+        inspector = sa.inspect(self.engine)
+        out = []
+        for table in (mentions,):
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            out += [(table, c) for c in table.columns
+                    if c.name not in have and (c.server_default is not None or c.nullable)]
+        return out
 
     def migrate(self) -> None:
         """Bring a store written by an earlier version up to date (the sample column, the rollups).
@@ -42,6 +68,7 @@ class Migrations(LanguageColumn):
         self.add_language_column()  # first: rebuilding the rollups reads it
         self._migrate_threads()
         self._migrate_source_problems()
+        self.add_columns()
         if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
             return
         columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
@@ -65,7 +92,8 @@ class Migrations(LanguageColumn):
                                  {"buckets": SAMPLE_BUCKETS})
                 for index in mentions.indexes:
                     index.create(conn, checkfirst=True)
-                for table in (quote_candidates, topic_rollups, mention_rollups, day_rollups):
+                for table in (quote_candidates, topic_rollups, mention_rollups, day_rollups, org_rollups,
+                              org_topic_rollups):
                     conn.execute(sa.delete(table))
                 last, added = 0, 0
                 while True:

@@ -35,6 +35,7 @@ from ..rollups import (
     empty_topic_counts,
     topic_frame,
 )
+from ..voice import voice_deltas
 from .base import StoreBase, chunks, reason, utc_at
 from .schema import (
     _DROP_CANDIDATE,
@@ -44,6 +45,8 @@ from .schema import (
     mention_rollups,
     mentions,
     mentions_frame,
+    org_rollups,
+    org_topic_rollups,
     quote_candidates,
     topic_rollups,
 )
@@ -107,10 +110,12 @@ class Rollups(StoreBase):
                      other_sample=other.reset_index(drop=True) if other is not None else None)
 
     def _rollup_rows(self, conn: Connection, ranges: Sequence[tuple[int, int]],
-                     wanted: list[str] | None) -> pd.DataFrame:
-        """The columns rollups need of the mentions published in `ranges` (epoch seconds)."""
+                     wanted: list[str] | None, *, brand: bool = True) -> pd.DataFrame:
+        """The columns rollups need of the mentions published in `ranges` (epoch seconds): those about the
+        brand, or (`brand` False) those about a competitor."""
         q = sa.select(*(mentions.c[c] for c in ROLLUP_COLUMNS)).where(sa.or_(sa.false(), *(
             sa.and_(mentions.c.published >= utc_at(a), mentions.c.published < utc_at(b)) for a, b in ranges)))
+        q = q.where(mentions.c.about_brand == sa.true()) if brand else q.where(mentions.c.competitors != "[]")
         if wanted is not None:
             q = q.where(mentions.c.channel.in_(wanted))
         rows = conn.execute(q).all() if ranges else []
@@ -202,7 +207,7 @@ class Rollups(StoreBase):
         if complaints > size:  # a little more than needed, then the lowest sample numbers
             buckets = min(SAMPLE_BUCKETS, math.ceil(SAMPLE_BUCKETS * size * 1.25 / complaints))
         q = sa.select(*(mentions.c[c] for c in FRAME_COLUMNS)).where(
-            mentions.c.complaint == (sa.true() if complaint else sa.false()),
+            mentions.c.complaint == (sa.true() if complaint else sa.false()), mentions.c.about_brand == sa.true(),
             mentions.c.sample.in_(list(range(buckets))),
             mentions.c.published >= window.start_utc, mentions.c.published < window.end_utc)
         if wanted is not None:
@@ -224,6 +229,11 @@ def add_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     rows = _countable(rows)
     if rows.empty:
         return
+    _add_voice(conn, rows)
+    if "about_brand" in rows.columns:  # the brand's own figures count only mentions about the brand
+        rows = rows[rows["about_brand"].astype(bool).to_numpy()]
+        if rows.empty:
+            return
     d = deltas(rows)
     _upsert(conn, mention_rollups, _records(d.counts), ("hour", "channel", "sentiment", "complaint"),
             ("n", "influential"))
@@ -242,6 +252,11 @@ def remove_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     rows = _countable(rows)  # what add_rollups left out was never counted
     if rows.empty:
         return
+    _add_voice(conn, rows, sign=-1)
+    if "about_brand" in rows.columns:
+        rows = rows[rows["about_brand"].astype(bool).to_numpy()]
+        if rows.empty:
+            return
     d = deltas(rows)
     negated = d.counts.assign(n=-d.counts["n"], influential=-d.counts["influential"])
     _upsert(conn, mention_rollups, _records(negated), ("hour", "channel", "sentiment", "complaint"),
@@ -268,6 +283,16 @@ def _countable(rows: pd.DataFrame) -> pd.DataFrame:
     log.warning("%d stored mention%s not counted: dated outside 1677..2262 (ids %s)", (~ok).sum(),
                 "s" if (~ok).sum() != 1 else "", ", ".join(str(i) for i in rows["id"][~ok][:5]))
     return rows[ok]
+
+
+def _add_voice(conn: Connection, rows: pd.DataFrame, *, sign: int = 1) -> None:
+    """Count the mentions about competitors into the share-of-voice tables (digest/voice.py); `sign` -1 takes
+    them out."""
+    counts, topics = voice_deltas(rows)
+    if sign != 1:
+        counts, topics = counts.assign(n=counts["n"] * sign), topics.assign(n=topics["n"] * sign)
+    _upsert(conn, org_rollups, _records(counts), ("day", "org", "channel", "sentiment", "complaint"), ("n",))
+    _upsert(conn, org_topic_rollups, _records(topics), ("day", "org", "channel", "topic"), ("n",))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -63,6 +63,10 @@ mentions = sa.Table(
     sa.Column("reply_key", sa.String(32)),
     # ISO 639-1 code ("und": too short to tell; "": stored before languages were detected)
     sa.Column("language", sa.String(16), nullable=False, default="", server_default=""),
+    # whom it is about (digest/organisations.py): the brand's own figures read only about_brand rows;
+    # competitors is a JSON list of competitor names (share of voice). Rows from before: the brand's.
+    sa.Column("about_brand", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("competitors", sa.Text, nullable=False, server_default="[]"),
     sa.Index("ix_mentions_published", "published"),
     sa.Index("ix_mentions_channel_published", "channel", "published"),
     sa.Index("ix_mentions_complaint_sample", "complaint", "sample", "published"),
@@ -200,11 +204,33 @@ responses = sa.Table(
 )
 THREADS_META = "threads_version"  # 1: mentions.post_key and reply_key
 SOURCE_PROBLEMS_META = "source_problems_version"  # 1: sources.last_problem
+# Share of voice (digest/voice.py): the competitors' mentions by UTC day, organisation, channel, sentiment
+# and complaint (the brand's are the rollups above) ...
+org_rollups = sa.Table(
+    "org_rollups", metadata,
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("org", sa.String(200), primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("sentiment", sa.String(8), primary_key=True),
+    sa.Column("complaint", sa.Boolean, primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+# ... and their complaints by day, organisation, channel and topic (what its customers complain about).
+org_topic_rollups = sa.Table(
+    "org_topic_rollups", metadata,
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("org", sa.String(200), primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("topic", sa.String(200), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
 ROLLUPS_META = "rollups_version"
 ROLLUPS_VERSION = "3"  # 2: day_rollups; 3: topic quote candidates rank single-topic complaints first
 # the columns rollups.deltas reads
 ROLLUP_COLUMNS = ("id", "channel", "published", "sentiment", "complaint", "topics", "score", "polarity",
-                   "influence")
+                   "influence", "about_brand", "competitors")
 FRAME_COLUMNS = ("id", "source", "channel", "external_id", "url", "title", "text", "author", "published",
                   "influence", "polarity", "sentiment", "complaint", "topics", "score", "language")
 _DROP_CANDIDATE = sa.text("DELETE FROM quote_candidates WHERE list = :list AND day = :day AND channel = :channel "

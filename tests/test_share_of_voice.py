@@ -1,0 +1,277 @@
+"""Share of voice (issue 17): competitors in sources.yaml, whom each mention is about, the brand's own figures
+counting only mentions about the brand, and the competitors' counts read from rollups on both databases."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+import requests
+import sqlalchemy as sa
+
+from digest import periods
+from digest.config import load_config
+from digest.errors import ConfigError
+from digest.models import Classification, Mention
+from digest.organisations import about, organisations, tag
+from digest.rollups import DAY
+from digest.sources import fetch_source
+from digest.sources.replies import orgs_of
+from digest.store import Store
+from digest.store.schema import mentions as mentions_table
+from digest.voice import VoiceFacts, voice_from_frame
+
+from .helpers_http import make_config, make_ctx
+
+COMPETITORS = [{"name": "Globex Air", "keywords": ["globex", "@globexair"], "accounts": ["GlobexAir", "GlobexHelp"]},
+               {"name": "Initech Airways", "keywords": ["initech"], "exclude": ["initech software"]}]
+AT = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+
+RECIPIENTS = """\
+sender: "Customer Voice <digest@acme.example>"
+recipients:
+  - name: Dana
+    email: dana@acme.example
+"""
+
+
+def write(tmp_path: Path, sources: str) -> Path:
+    (tmp_path / "sources.yaml").write_text(textwrap.dedent(sources), encoding="utf-8")
+    (tmp_path / "recipients.yaml").write_text(RECIPIENTS, encoding="utf-8")
+    return tmp_path
+
+
+BASE = """\
+brand:
+  name: Acme Air
+  keywords: [acme]
+sources:
+  - name: Social
+    kind: feed
+    url: feed.xml
+    channel: twitter
+"""
+
+
+# -- configuration -------------------------------------------------------------------------------------
+
+def test_competitors_load_with_their_keywords_exclude_and_accounts(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, BASE + """\
+competitors:
+  - name: Globex Air
+    keywords: [globex, "@globexair"]
+    exclude: [globex corp]
+    accounts: ["@GlobexAir"]
+"""))
+    (globex,) = config.sources.competitors
+    assert (globex.name, globex.keywords, globex.exclude, globex.accounts) == (
+        "Globex Air", ["globex", "@globexair"], ["globex corp"], ["@GlobexAir"])
+    orgs = organisations(config.sources)
+    assert [(o.name, o.brand) for o in orgs] == [("Acme Air", True), ("Globex Air", False)]
+    assert orgs_of(config.sources) == {"Globex Air": ("@GlobexAir",)}  # its posts are its answers
+
+
+def test_competitor_problems_are_located_and_reported_together(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, BASE + """\
+competitors:
+  - name: Globex Air
+    keywords: [globex]
+    accounts: [GlobexAir]
+  - name: acme air
+    keywords: [acme air]
+  - name: Hooli Air
+    keywords: [hooli]
+    accounts: ["@globexair"]
+  - name: Globex AIR
+    keywords: [gx]
+"""))
+    assert exc.value.problems == [
+        "sources.yaml:13: competitors[1].name: 'acme air' is named already (line 2); "
+        "each organisation needs its own name",
+        "sources.yaml:17: competitors[2].accounts[0]: account '@globexair' belongs to Globex Air already",
+        "sources.yaml:18: competitors[3].name: 'Globex AIR' is named already (line 10); "
+        "each organisation needs its own name",
+    ]
+
+
+def test_a_misspelt_competitor_field_is_located(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, BASE + "competitors:\n  - name: Initech\n    kewords: [initech]\n"))
+    assert exc.value.problems == ["sources.yaml:10: competitors[0].keywords: field required",
+                                  "sources.yaml:11: competitors[0].kewords: unknown field (a typo?)"]
+
+
+def test_a_competitor_without_keywords_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, BASE + "competitors:\n  - name: Globex Air\n    keywords: []\n"))
+    assert exc.value.problems == ["sources.yaml:11: competitors[0].keywords: List should have at least 1 item "
+                                  "after validation, not 0"]
+
+
+# -- whom a mention is about ---------------------------------------------------------------------------
+
+def test_a_text_is_about_each_organisation_it_names(tmp_path: Path) -> None:
+    orgs = organisations(make_config(tmp_path, competitors=COMPETITORS).sources)
+    assert about("Acme lost my bag", orgs).names("Acme Air") == ["Acme Air"]
+    assert about("@GlobexAir lost my bag", orgs).names("Acme Air") == ["Globex Air"]
+    assert about("Flew Globex, not Acme, and Initech next", orgs).names("Acme Air") == \
+        ["Acme Air", "Globex Air", "Initech Airways"]
+    assert about("initech software is down", orgs).names("Acme Air") == []  # Initech's exclude
+    assert about("globexian ideas", orgs).names("Acme Air") == []  # whole words
+    assert not about("nobody named", orgs).anyone
+
+
+def test_tagging_keeps_what_names_anyone_and_records_whom(tmp_path: Path) -> None:
+    orgs = organisations(make_config(tmp_path, competitors=COMPETITORS).sources)
+    m = Mention("s", "twitter", "1", None, "", "Globex beat acme on price", "u", AT)
+    tagged = tag(m, orgs)
+    assert tagged is not None and (tagged.about_brand, tagged.competitors) == (True, ("Globex Air",))
+    only = tag(Mention("s", "twitter", "2", None, "Globex", "their crew was rude", "u", AT), orgs)
+    assert only is not None and (only.about_brand, only.competitors) == (False, ("Globex Air",))
+    assert tag(Mention("s", "twitter", "3", None, "", "just weather", "u", AT), orgs) is None
+    # the brand's own export (brand_filter off): every row about the brand only, whatever it names
+    call = tag(Mention("s", "call_center", "4", None, "", "moving from Globex", "u", AT), orgs, brand_filter=False)
+    assert call is not None and (call.about_brand, call.competitors) == (True, ())
+
+
+def test_a_feed_keeps_entries_about_competitors_and_records_whom(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.xml"
+    items = "".join(f"<item><guid>{i}</guid><title>{t}</title><description>{d}</description>"
+                    f"<pubDate>Mon, 18 Mar 2024 10:0{i}:00 GMT</pubDate></item>"
+                    for i, (t, d) in enumerate([("Acme", "lost my bag"), ("Globex", "rude crew"),
+                                                ("Weather", "snow today"), ("Acme vs Initech", "which is better")]))
+    feed.write_text(f"<rss version='2.0'><channel><title>t</title>{items}</channel></rss>", encoding="utf-8")
+    config = make_config(tmp_path, [{"name": "f", "kind": "feed", "url": "feed.xml", "channel": "twitter"}],
+                         competitors=COMPETITORS)
+    with requests.Session() as session:
+        result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+    assert result.status == "ok"
+    assert [(m.title, m.about_brand, m.competitors) for m in result.mentions] == [
+        ("Acme", True, ()), ("Globex", False, ("Globex Air",)), ("Acme vs Initech", True, ("Initech Airways",))]
+
+
+def test_an_export_keeps_rows_about_competitors_and_their_accounts_posts_are_answers(tmp_path: Path) -> None:
+    (tmp_path / "posts.csv").write_text(
+        "id,author,text\n1,ann,acme was late\n2,bob,globex was late\n3,cy,nothing here\n"
+        "4,dee,@GlobexHelp where is my refund\n5,GlobexHelp,@dee sorry about your bag: acme\n"
+        "6,acmehelp,@bob globex is not us\n", encoding="utf-8")
+    config = make_config(tmp_path, [{"name": "p", "kind": "csv", "path": "posts.csv", "channel": "twitter",
+                                     "fields": {"id": "id", "text": "text", "author": "author"}}],
+                         competitors=COMPETITORS, brand={"name": "Acme Air", "keywords": ["acme"],
+                                                         "accounts": ["AcmeHelp"]})
+    with requests.Session() as session:
+        result = fetch_source(config.sources.sources[0], make_ctx(config, session))
+    # 4 names no keyword of Globex's but is addressed to its account; 5 and 6 are the organisations' answers
+    assert [(m.text, m.about_brand, m.competitors) for m in result.mentions] == [
+        ("acme was late", True, ()), ("globex was late", False, ("Globex Air",)),
+        ("@GlobexHelp where is my refund", False, ("Globex Air",))]
+    assert sorted((p.org, p.post.external_id) for p in result.posts) == [("Globex Air", "5"), ("brand", "6")]
+
+
+# -- the store -----------------------------------------------------------------------------------------
+
+def _items(n: int, seed: int) -> list[tuple[Mention, Classification]]:
+    """n mentions over 40 days before AT: about the brand, a competitor, or both, in several channels."""
+    import random
+    rng = random.Random(seed)
+    whom = [(True, ()), (False, ("Globex Air",)), (True, ("Globex Air",)), (False, ("Initech Airways",)),
+            (False, ("Globex Air", "Initech Airways"))]
+    out = []
+    for i in range(n):
+        brand, comps = whom[i % len(whom)]
+        sentiment = rng.choice(["negative", "negative", "neutral", "positive"])
+        complaint = sentiment == "negative" and rng.random() < 0.7
+        topics = tuple(rng.sample(["Baggage", "Delays", "Billing"], rng.randint(0, 2))) if complaint else ()
+        published = AT - timedelta(seconds=rng.randint(0, 40 * DAY))
+        m = Mention("src", rng.choice(["twitter", "reddit", "news"]), f"id{seed}-{i}", None, "",
+                    f"text {i} {seed}", "u", published, about_brand=brand, competitors=comps)
+        out.append((m, Classification(sentiment, -0.3 if sentiment == "negative" else 0.2, complaint, topics,
+                                      -0.5 if sentiment == "negative" else 0.4)))
+    return out
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _voice_totals(v: VoiceFacts) -> dict[str, int]:
+    return {str(k): int(n) for k, n in v.counts.groupby("org")["n"].sum().items()}
+
+
+def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+def test_the_brand_counts_only_mentions_about_it_and_competitors_are_counted_from_rollups(store: Store) -> None:
+    items = _items(1500, seed=3)
+    for i in range(0, len(items), 400):
+        store.add_mentions(items[i:i + 400], fetched=AT, by_text=False)
+    brand_rows = [m for m, _ in items if m.about_brand]
+    cases = [("weekly", "Asia/Kolkata", None), ("monthly", "America/New_York", ("twitter", "reddit")),
+             ("daily", "UTC", None), ("monthly", "Australia/Lord_Howe", ("news",))]
+    for period, zone, channels in cases:
+        window = periods.last_complete(period, AT, ZoneInfo(zone))  # type: ignore[arg-type]
+        wanted = set(channels) if channels else None
+
+        def inside(m: Mention, w: periods.Window = window, ch: set[str] | None = wanted) -> bool:
+            return w.start_utc <= m.published < w.end_utc and (ch is None or m.channel in ch)
+
+        facts = store.facts(window, channels, sample=100)
+        assert int(facts.counts["n"].sum()) == sum(1 for m in brand_rows if inside(m)) > 0
+        assert set(facts.ranked["id"]) <= set(store.mentions(window.start_utc, window.end_utc)["id"])
+        voice = store.voice(window, channels)
+        expected = {name: sum(1 for m, _ in items if inside(m) and name in m.competitors)
+                    for name in ("Globex Air", "Initech Airways")}
+        assert _voice_totals(voice) == {k: v for k, v in expected.items() if v}
+        # the rollups give what every mention of the window gives, row by row
+        raw = store.mentions(window.start_utc, window.end_utc, channels, every_organisation=True)
+        assert len(raw) == sum(1 for m, _ in items if inside(m))
+        from_raw = voice_from_frame(raw)
+        keys = ["org", "channel", "sentiment", "complaint"]
+        pd.testing.assert_frame_equal(_sorted(voice.counts, keys), _sorted(from_raw.counts, keys))
+        pd.testing.assert_frame_equal(_sorted(voice.topics, ["org", "channel", "topic"]),
+                                      _sorted(from_raw.topics, ["org", "channel", "topic"]))
+        assert voice.topics["n"].sum() > 0
+
+
+def test_alert_counts_are_the_brands_own(store: Store) -> None:
+    items = _items(300, seed=5)
+    store.add_mentions(items, fetched=AT, by_text=False)
+    start, end = AT - timedelta(days=10, minutes=13), AT - timedelta(days=2, minutes=41)
+    expected = sum(1 for m, c in items if m.about_brand and start <= m.published < end and c.sentiment == "negative")
+    assert store.count_mentions_between(start, end, sentiment="negative") == expected > 0
+    texts = store.recent_texts(start, end, sentiment="negative", limit=1000)
+    assert len(texts) == expected
+
+
+def test_a_store_from_before_competitors_gets_the_columns_and_its_rows_are_the_brands(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    store = Store.open(url)
+    store.add_mentions(_items(50, seed=7), fetched=AT, by_text=False)
+    with store.engine.begin() as conn:  # as the version before issue 17 left it
+        conn.execute(sa.text("ALTER TABLE mentions DROP COLUMN about_brand"))
+        conn.execute(sa.text("ALTER TABLE mentions DROP COLUMN competitors"))
+    store.close()
+    again = Store.open(url)
+    try:
+        columns = {c["name"] for c in sa.inspect(again.engine).get_columns("mentions")}
+        assert {"about_brand", "competitors"} <= columns
+        with again.engine.connect() as conn:
+            rows = conn.execute(sa.select(mentions_table.c.about_brand, mentions_table.c.competitors)).all()
+        assert len(rows) == 50 and all(r == (True, "[]") for r in rows)
+        window = periods.last_complete("monthly", AT, ZoneInfo("UTC"))
+        assert len(again.mentions(window.start_utc, window.end_utc)) > 0
+        again.add_mentions(_items(10, seed=8), fetched=AT, by_text=False)  # the new columns are written
+    finally:
+        again.close()
