@@ -16,12 +16,21 @@ from .classify import Classifier
 from .config import Config, Recipient, SourceSpec
 from .errors import DeliveryError, DigestError, UsageError
 from .mailer import Mailer, build_message
-from .models import BRAND, Classification, IngestReport, Mention, RenderedDigest, SourceHealth, SourceResult
+from .models import (
+    BRAND,
+    Classification,
+    IngestReport,
+    Mention,
+    RenderedDigest,
+    ResponseCounts,
+    SourceHealth,
+    SourceResult,
+)
 from .parallel import ClassifierPool, classified_text, fetch_one
 from .periods import Period, Window
 from .render import Templates, personalize, render_digest, render_shared_digest
 from .sources.http import Sessions
-from .sources.replies import answers_visible
+from .sources.replies import answers_visible, orgs_of
 from .store import STALE_CLAIM, Store
 
 log = logging.getLogger(__name__)
@@ -206,14 +215,21 @@ def summarize_window(config: Config, store: Store, window: Window, channels: Seq
             if year_ago_window is not None and year_ago_window != prev else None
         reading_base = pool.submit(store.facts, baseline_window, channels, trend=False, ranked=False,
                                    sample=PHRASE_SAMPLE)
+        competitors = [c.name for c in config.sources.competitors]
+        # share of voice: the competitors' counts, read as the brand's are (days times organisations)
+        voices = [pool.submit(store.voice, w, channels) for w in (window, prev)] if competitors else []
         current, previous, baseline = reading.result(), reading_prev.result(), reading_base.result()
         year_ago = reading_ago.result() if reading_ago is not None else previous if year_ago_window else None
+        voice, previous_voice = (voices[0].result(), voices[1].result()) if voices else (None, None)
     return summarize_facts(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
                            baseline=baseline, baseline_window=baseline_window,
                            health=source_health(config, store), topics=config.sources.topics,
                            praise_topics=config.sources.praise_topics,
                            brand=config.sources.brand.name, channels=channels, now=now,
-                           responses=window_responses(config, store, window, prev, channels, now=now))
+                           responses=window_responses(config, store, window, prev, channels, now=now),
+                           competitors=competitors, voice=voice, previous_voice=previous_voice,
+                           voice_responses=organisation_responses(config, store, window, channels, now=now)
+                           if competitors else None)
 
 
 def window_responses(config: Config, store: Store, window: Window, prev: Window, channels: Sequence[str] | None,
@@ -224,6 +240,18 @@ def window_responses(config: Config, store: Store, window: Window, prev: Window,
     cur = store.response_facts(BRAND, window.start, window.end, as_of=now, channels=channels)
     before = store.response_facts(BRAND, prev.start, prev.end, as_of=now, channels=channels, shown=0)
     return response_section(cur, before, prev.label, window.tz, can_show=True)
+
+
+def organisation_responses(config: Config, store: Store, window: Window, channels: Sequence[str] | None, *,
+                           now: datetime) -> dict[str, ResponseCounts]:
+    """Each organisation's answers to the mentions of `window` addressed to it (by name; only those with
+    accounts), as of `now`: the response rates and waits share of voice shows beside each other."""
+    names = {BRAND: config.sources.brand.name}
+    out = {}
+    for org in orgs_of(config.sources):
+        facts = store.response_facts(org, window.start_utc, window.end_utc, as_of=now, channels=channels, shown=0)
+        out[names.get(org, org)] = facts.total
+    return out
 
 
 def build_digest(config: Config, store: Store, recipient: Recipient, window: Window, *, now: datetime,

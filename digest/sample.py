@@ -442,6 +442,27 @@ def _social_items(gen: _Gen) -> list[_Item]:
     return sorted(items, key=lambda i: i.when)
 
 
+# The fictional competitors of the shipped sources.yaml (share of voice): how people name them, posts a day
+COMPETITORS = (("Globex Air", ("Globex Air", "@GlobexAir", "Globex", "#globexair"), 5.0),
+               ("Initech Airways", ("Initech Airways", "@InitechAir", "Initech"), 2.5))
+COMPETITOR_SEED = 1_000_003
+BAGGAGE = next(templates for _, templates in SOCIAL if "lost my bag" in templates[0])
+
+
+def _competitor_items(gen: _Gen) -> list[_Item]:
+    """Posts about the competitors (from a generator of their own, so that the brand's sample stays as it
+    was): the same kinds of posts, and lately a run of Globex baggage complaints, so that its share moves."""
+    items = []
+    for _, forms, per_day in COMPETITORS:
+        for t in gen.times(per_day, SOCIAL_HOURS, SOCIAL_WEEK):
+            items.append(_Item(t, gen.fill(gen.rng.choice(OPENERS) + gen.pick(SOCIAL) + gen.rng.choice(CLOSERS),
+                                           brand=gen.rng.choice(forms))))
+    globex = COMPETITORS[0][1]
+    items += [_Item(t, gen.fill(gen.rng.choice(BAGGAGE[:3]) + gen.rng.choice(CLOSERS),
+                                brand=gen.rng.choice(globex))) for t in gen.ramp(60, 28)]
+    return sorted(items, key=lambda i: i.when)
+
+
 def _rfc822(when: datetime) -> str:
     return format_datetime(when, usegmt=True)
 
@@ -460,6 +481,11 @@ def _social_rss(gen: _Gen) -> str:
     for j, (title, link, text, author) in enumerate(HOSTILE):
         when = gen.now - timedelta(days=3 + 11 * j, hours=5)
         items.append(_rss_item(title, link, escape(gen.fill(text)), author, when, f"hostile-{j}"))
+    others = _Gen(COMPETITOR_SEED, gen.now, gen.days)
+    for i, item in enumerate(_competitor_items(others)):
+        handle = others.rng.choice(HANDLES)
+        link = f"https://social.example/{handle}/status/{1_800_000_000_000 + i * 7919}"
+        items.append(_rss_item(item.text, link, escape(item.text), f"@{handle}", item.when, link))
     return _rss("Acme Air on social media", "https://social.example/search?q=acme+air", gen.now, items)
 
 

@@ -73,6 +73,25 @@ def _responses(r: Responses | None) -> dict[str, Any] | None:
                             "published": q.published.isoformat(), "influence": q.influence} for q in r.unanswered]}
 
 
+def _voice(s: Summary) -> dict[str, Any]:
+    """`share_of_voice` (only with competitors configured): each organisation, the brand first."""
+    if s.share_of_voice is None:
+        return {}
+    rows = []
+    for r in s.share_of_voice.rows:
+        row: dict[str, Any] = {
+            "name": r.name, "brand": r.brand, "mentions": r.mentions, "share": _fraction(r.share),
+            "negative_share": _fraction(r.negative_share) if r.mentions else None,
+            "net_sentiment": round(r.net_sentiment, 1) if r.mentions else None, "complaints": r.complaints,
+            "share_change": _change(r.share_change, share=True), "top_complaint": r.top_complaint}
+        if s.share_of_voice.responses:
+            row["response_rate"] = None if r.response_rate is None else _fraction(r.response_rate)
+            row["median_first_response_minutes"] = None if r.median_wait_minutes is None \
+                else round(r.median_wait_minutes, 1)
+        rows.append(row)
+    return {"share_of_voice": rows, "share_of_voice_sentence": s.share_of_voice.sentence}
+
+
 def summary_dict(s: Summary) -> dict[str, Any]:
     """The JSON object of `s` (see SPEC.md "Additions" for the keys outside checks rely on)."""
     volume = int(s.volume.value)
@@ -115,6 +134,7 @@ def summary_dict(s: Summary) -> dict[str, Any]:
                    "problems": [{"source": h.name, "status": h.status, "detail": h.detail}
                                 for h in s.health.problems.rows]},
         "responses": _responses(s.responses),
+        **_voice(s),
     }
 
 

@@ -15,6 +15,8 @@ import requests
 import sqlalchemy as sa
 
 from digest import periods
+from digest.analysis import PHRASE_SAMPLE, Summary, summarize, summarize_facts
+from digest.analysis.summary import VoiceRow
 from digest.config import load_config
 from digest.errors import ConfigError
 from digest.models import Classification, Mention
@@ -24,6 +26,7 @@ from digest.sources import fetch_source
 from digest.sources.replies import orgs_of
 from digest.store import Store
 from digest.store.schema import mentions as mentions_table
+from digest.summary_json import summary_dict
 from digest.voice import VoiceFacts, voice_from_frame
 
 from .helpers_http import make_config, make_ctx
@@ -275,3 +278,102 @@ def test_a_store_from_before_competitors_gets_the_columns_and_its_rows_are_the_b
         again.add_mentions(_items(10, seed=8), fetched=AT, by_text=False)  # the new columns are written
     finally:
         again.close()
+
+
+# -- the digest: share of voice from the rollups, as from every mention --------------------------------
+
+def _fill_every_org(store: Store) -> list[tuple[Mention, Classification]]:
+    items = _items(2500, seed=11)
+    for i in range(0, len(items), 500):
+        store.add_mentions(items[i:i + 500], fetched=AT, by_text=False)
+    return items
+
+
+NAMES = ["Globex Air", "Initech Airways"]
+
+
+def _both_ways(store: Store, period: str, zone: str, channels: tuple[str, ...] | None) -> tuple[Summary, Summary]:
+    window = periods.last_complete(period, AT, ZoneInfo(zone))  # type: ignore[arg-type]
+    prev = periods.previous(window)
+    frames = [store.mentions(w.start_utc, w.end_utc, every_organisation=True) for w in (window, prev)]
+    raw = summarize(frames[0], frames[1], window, prev, brand="Acme Air", channels=channels, now=AT,
+                    competitors=NAMES)
+    rolled = summarize_facts(store.facts(window, channels, sample=PHRASE_SAMPLE),
+                             store.facts(prev, channels, trend=False, ranked=False, sample=PHRASE_SAMPLE),
+                             window, prev, brand="Acme Air", channels=channels, now=AT, competitors=NAMES,
+                             voice=store.voice(window, channels), previous_voice=store.voice(prev, channels))
+    return raw, rolled
+
+
+def test_the_share_of_voice_table_is_the_same_from_rollups_and_from_every_mention(store: Store) -> None:
+    items = _fill_every_org(store)
+    for period, zone, channels in [("monthly", "America/New_York", None), ("weekly", "Asia/Kolkata", ("twitter",)),
+                                   ("daily", "Australia/Lord_Howe", ("reddit", "news"))]:
+        raw, rolled = _both_ways(store, period, zone, channels)
+        assert raw.share_of_voice is not None and raw.share_of_voice == rolled.share_of_voice
+        rows = rolled.share_of_voice.rows
+        assert rows[0].name == "Acme Air" and rows[0].brand and [r.brand for r in rows[1:]] == [False, False]
+        assert rows[0].mentions == rolled.volume.value  # the brand's row is the brand's own figures
+        window = rolled.window
+        for r in rows:
+            expected = sum(1 for m, _ in items if window.start_utc <= m.published < window.end_utc
+                           and (channels is None or m.channel in channels)
+                           and (m.about_brand if r.brand else r.name in m.competitors))
+            assert r.mentions == expected
+        assert abs(sum(r.share for r in rows) - 100) < 1e-6
+        data = summary_dict(rolled)["share_of_voice"]
+        assert [d["name"] for d in data] == [r.name for r in rows]
+        assert {"name", "mentions", "share", "negative_share", "net_sentiment", "complaints"} <= set(data[0])
+
+
+def test_without_competitors_nothing_changes(store: Store) -> None:
+    _fill_every_org(store)
+    window = periods.last_complete("monthly", AT, ZoneInfo("UTC"))
+    prev = periods.previous(window)
+    s = summarize_facts(store.facts(window), store.facts(prev, trend=False, ranked=False), window, prev,
+                        brand="Acme Air", now=AT)
+    assert s.share_of_voice is None
+    assert "share_of_voice" not in summary_dict(s)
+
+
+def _row(name: str, share: float, change: float | None, topic: str | None, brand: bool = False) -> VoiceRow:
+    from digest.analysis.figures import points_change
+    c = points_change(share, share - change, "October", up="neutral", display_before="") \
+        if change is not None else None
+    return VoiceRow(name, brand, int(share), str(int(share)), share, f"{share:.0f}%", 50, "50%", 0, "0", 5, "5", c,
+                    None, topic)
+
+
+@pytest.mark.parametrize(("rows", "sentence"), [
+    ([_row("Acme Air", 60, -6, "Delays", True), _row("Globex Air", 40, 6, "Baggage")],
+     "Acme Air's share fell 6 points to 60%; our customers complain most about delays."),
+    ([_row("Acme Air", 55, 2, None, True), _row("Globex Air", 45, -6.4, "Baggage")],
+     "Globex Air's share fell 6 points to 45%; its customers complain most about baggage."),
+    ([_row("Acme Air", 70, 0.2, "Delays", True), _row("Globex Air", 30, -0.2, "Baggage")],
+     "Shares held steady on October; Acme Air leads with 70%; our customers complain most about delays."),
+    ([_row("Acme Air", 30, None, None, True), _row("Globex Air", 70, None, "Baggage")],
+     "Globex Air has the largest share of voice (70%); its customers complain most about baggage."),
+])
+def test_one_sentence_says_what_moved(rows: list[VoiceRow], sentence: str) -> None:
+    from digest.analysis.voice import _sentence
+    assert _sentence(rows, 100, "October") == sentence
+
+
+def test_each_organisations_response_rate_and_wait_stand_beside_its_row(tmp_path: Path) -> None:
+    from digest.analysis.voice import voice_section
+    from digest.models import ResponseCounts
+    from digest.rollups import Facts, empty_counts, empty_topic_counts
+    empty = Facts(empty_counts(), empty_topic_counts(), pd.DataFrame(), pd.DataFrame())
+    voice = voice_from_frame(pd.DataFrame({
+        "published": [AT, AT], "channel": ["twitter"] * 2, "sentiment": ["negative", "positive"],
+        "complaint": [True, False], "topics": [["Baggage"], []], "competitors": [["Globex Air"], ["Globex Air"]]}))
+    section = voice_section("Acme Air", NAMES, empty, None, voice, None, "October", {
+        "Acme Air": ResponseCounts(None, 10, 8, 12.0, 4, 3, 20.0),
+        "Globex Air": ResponseCounts(None, 4, 1, 200.0, 2, 0, None)})
+    rows = {r.name: r for r in section.rows}
+    assert section.responses
+    assert (rows["Acme Air"].response_rate_display, rows["Acme Air"].median_wait_display) == ("80%", "12 min")
+    assert (rows["Globex Air"].response_rate_display, rows["Globex Air"].median_wait_display) == ("25%", "3.3 h")
+    assert rows["Initech Airways"].response_rate is None and rows["Initech Airways"].response_rate_display == ""
+    assert [r.name for r in section.rows] == ["Acme Air", "Globex Air", "Initech Airways"]
+    assert rows["Globex Air"].top_complaint == "Baggage" and rows["Globex Air"].mentions == 2

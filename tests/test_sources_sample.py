@@ -81,9 +81,15 @@ def test_every_enabled_source_ingests_the_sample(results: dict[str, SourceResult
 def test_brand_filter_drops_off_brand_posts(results: dict[str, SourceResult]) -> None:
     social = results["Social listening (sample)"]
     assert social.items_seen > len(social.mentions) > 0
+    competitors = {"globex": "Globex Air", "initech": "Initech Airways"}
     for m in social.mentions:
         said = f"{m.title} {m.text}".casefold()
-        assert "acme" in said and "looney" not in said and "wile e" not in said
+        assert "looney" not in said and "wile e" not in said
+        # each kept post names the brand or a competitor, and records which (share of voice)
+        assert ("acme" in said) == m.about_brand
+        assert m.competitors == tuple(name for word, name in competitors.items() if word in said)
+        assert m.about_brand or m.competitors
+    assert {m.competitors for m in social.mentions} >= {(), ("Globex Air",), ("Initech Airways",)}
     alerts = results["Google Alerts (sample)"]
     assert alerts.items_seen > len(alerts.mentions)
     assert all(m.url is None or not m.url.startswith("https://www.google.com/") for m in alerts.mentions)

@@ -8,11 +8,12 @@ from datetime import datetime
 import pandas as pd
 
 from ..formatting import channel_label, number, percent, plain_line, signed
-from ..models import SourceHealth
+from ..models import ResponseCounts, SourceHealth
 from ..periods import Window
 from ..rollups import Facts
+from ..voice import VoiceFacts, voice_from_frame
 from .figures import channel_section, headline_of, kpi_changes, trend_section
-from .frames import counts_of, facts_from_frame, prepare
+from .frames import brand_rows, counts_of, facts_from_frame, prepare
 from .health import health_section
 from .phrases import phrase_section
 from .quotes import most_influential, most_negative, praise_section
@@ -22,6 +23,7 @@ from .summary import (
     Summary,
 )
 from .topics import topic_section
+from .voice import voice_section
 
 
 def summarize(
@@ -38,22 +40,30 @@ def summarize(
     brand: str,
     channels: Sequence[str] | None = None,
     now: datetime,
+    competitors: Sequence[str] = (),
 ) -> Summary:
     """Everything the digest of `window` shows, compared with `previous_window` (and a year ago).
 
     The frames hold every mention of their window (rows outside it, or of other channels, are ignored).
+    With `competitors`, frames of every organisation's mentions (`Store.mentions(every_organisation=True)`)
+    also give the share of voice; the brand's figures read only the rows about the brand.
     """
     if now.tzinfo is None:
         raise ValueError("naive datetime")
     wanted = tuple(channels) if channels is not None else None
-    cur = facts_from_frame(prepare(current, window, wanted), window)
-    prev = facts_from_frame(prepare(previous, previous_window, wanted), previous_window, trend=False)
+    here, before = prepare(current, window, wanted), prepare(previous, previous_window, wanted)
+    voice = previous_voice = None
+    if competitors:
+        voice, previous_voice = voice_from_frame(here), voice_from_frame(before)
+    cur = facts_from_frame(brand_rows(here), window)
+    prev = facts_from_frame(brand_rows(before), previous_window, trend=False)
     ago = None
     if year_ago is not None and year_ago_window is not None:
-        ago = facts_from_frame(prepare(year_ago, year_ago_window, wanted), year_ago_window, trend=False)
+        ago = facts_from_frame(brand_rows(prepare(year_ago, year_ago_window, wanted)), year_ago_window, trend=False)
     return summarize_facts(cur, prev, window, previous_window, year_ago=ago, year_ago_window=year_ago_window,
                            health=health, topics=topics, praise_topics=praise_topics, brand=brand,
-                           channels=channels, now=now)
+                           channels=channels, now=now, competitors=competitors, voice=voice,
+                           previous_voice=previous_voice)
 
 
 def summarize_facts(
@@ -73,11 +83,18 @@ def summarize_facts(
     channels: Sequence[str] | None = None,
     now: datetime,
     responses: Responses | None = None,
+    competitors: Sequence[str] = (),
+    voice: VoiceFacts | None = None,
+    previous_voice: VoiceFacts | None = None,
+    voice_responses: Mapping[str, ResponseCounts] | None = None,
 ) -> Summary:
     """`summarize` from Facts (the store's rollups, or facts_from_frame) of the recipient's channels.
 
     `baseline` (of `baseline_window`, several periods before `window`) is what phrases emerge against; without
     it, the previous window.
+
+    `competitors` (names) with `voice` and `previous_voice` (their VoiceFacts): the share of voice, with each
+    organisation's `voice_responses` (its answers) by name where given.
     """
     if now.tzinfo is None:
         raise ValueError("naive datetime")
@@ -146,4 +163,7 @@ def summarize_facts(
         praise=praise_section(cur, c_cur, c_prev if has_previous else None, against, praise_topics, tz),
         health=data_health,
         responses=responses,
+        share_of_voice=voice_section(brand, competitors, cur, prev_or_none, voice,
+                                     previous_voice if has_previous else None, against, voice_responses)
+        if competitors and voice is not None else None,
     )

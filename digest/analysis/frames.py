@@ -82,6 +82,14 @@ def prepare(df: pd.DataFrame, window: Window, channels: Sequence[str] | None) ->
     return only_channels(df, channels).reset_index(drop=True)
 
 
+def brand_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows about the brand of a frame of every organisation's mentions (a frame without the
+    `about_brand` column is the brand's already), positionally indexed."""
+    if "about_brand" not in df.columns or df.empty:
+        return df
+    return df[df["about_brand"].astype(bool).to_numpy()].reset_index(drop=True)
+
+
 def sentiment_codes(df: pd.DataFrame) -> np.ndarray:
     """0 negative, 1 neutral (anything unrecognised), 2 positive."""
     s = df["sentiment"].to_numpy()

@@ -263,6 +263,41 @@ class Health:
 
 
 @dataclasses.dataclass(frozen=True)
+class VoiceRow:
+    """One organisation in the share-of-voice table."""
+
+    name: str
+    brand: bool
+    mentions: int
+    mentions_display: str
+    share: float  # of all organisations' mentions, 0..100
+    share_display: str
+    negative_share: float  # 0..100
+    negative_share_display: str
+    net_sentiment: float  # -100..100
+    net_sentiment_display: str
+    complaints: int
+    complaints_display: str
+    share_change: Change | None  # in points, against the previous window; None: it had no mentions
+    mentions_change: Change | None
+    top_complaint: str | None  # the topic its complaints name most
+    # its answers to the mentions addressed to its accounts (issue 16); None: no accounts configured
+    response_rate: float | None = None  # 0..100
+    response_rate_display: str = ""
+    median_wait_minutes: float | None = None
+    median_wait_display: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareOfVoice:
+    """The brand's mentions next to its competitors' (sources.yaml `competitors:`), the brand first."""
+
+    rows: tuple[VoiceRow, ...]
+    sentence: str  # what moved: "Globex Air's share rose 6 points to 31%; its customers complain most about baggage."
+    responses: bool = False  # some organisation has accounts: the table shows response rate and median wait
+
+
+@dataclasses.dataclass(frozen=True)
 class Summary:
     """Everything a digest shows, computed, formatted and capped (see module docstring)."""
 
@@ -298,6 +333,7 @@ class Summary:
     praise: Praise
     health: Health
     responses: Responses | None = None  # "Did we answer?" (analysis/responses.py); None: not asked for
+    share_of_voice: ShareOfVoice | None = None  # None: no competitors configured
 
     @property
     def kpis(self) -> tuple[Kpi, ...]:
