@@ -377,3 +377,77 @@ def test_each_organisations_response_rate_and_wait_stand_beside_its_row(tmp_path
     assert rows["Initech Airways"].response_rate is None and rows["Initech Airways"].response_rate_display == ""
     assert [r.name for r in section.rows] == ["Acme Air", "Globex Air", "Initech Airways"]
     assert rows["Globex Air"].top_complaint == "Baggage" and rows["Globex Air"].mentions == 2
+
+
+# -- real conversations: tweets addressed to five airlines' support accounts ---------------------------
+
+TWEETS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "airline_tweets" / "Tweets.csv"
+AIRLINES = {"United": "@united", "US Airways": "@usairways", "American": "@americanair",
+            "Southwest": "@southwestair", "Delta": "@jetblue"}  # the data set's "Delta" rows are @JetBlue's
+
+
+def test_each_airlines_mentions_in_the_quarterly_digest_are_what_the_data_shows(tmp_path: Path) -> None:
+    """One airline as the brand, four as competitors: each one's quarterly count is within 2% of the rows the
+    data set files under it, and posts by any airline's own account are answers, never counted."""
+    import csv
+    import re
+
+    from digest import pipeline
+
+    if not TWEETS.is_file():
+        from .conftest import skip_unless_ci
+        skip_unless_ci(f"labelled tweets not found at {TWEETS} (they live in shared/data beside the repo)")
+    with TWEETS.open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["airline"] in AIRLINES]
+    accounts = {h.lstrip("@") for h in AIRLINES.values()}
+    by_accounts = [r for r in rows if r["name"].lower() in accounts]  # a few in the data set itself
+    customers = [r for r in rows if r not in by_accounts]
+    # what the data shows, read independently: the customers' tweets that name each airline's account (a tweet
+    # naming two counts for both: many of the merger's tweets name both @USAirways and @AmericanAir)
+    expected = {a: len({r["tweet_id"] for r in customers if re.search(re.escape(h) + r"(?!\w)", r["text"], re.I)})
+                for a, h in AIRLINES.items()}
+    # the data set's own label (one airline per tweet) is close to it but for those cross-mentions
+    labelled = {a: len({r["tweet_id"] for r in customers if r["airline"] == a}) for a in AIRLINES}
+    # the airlines' own posts, written the way they answer: naming the customer, some naming themselves too
+    own = [{"tweet_id": f"9{i:08d}", "name": account, "tweet_created": "2015-02-20 10:00:00 -0800",
+            "text": f"@customer{i} we're sorry to hear that, please DM us{' - ' + handle if i % 2 else ''}",
+            "airline": airline} for i, (airline, handle, account) in enumerate(
+                (a, h, h.lstrip("@")) for a, h in AIRLINES.items() for _ in range(40))]
+    with (tmp_path / "tweets.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["tweet_id", "name", "tweet_created", "text", "airline"],
+                                extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows([*rows, *own])
+    competitors = "".join(f"  - name: {a}\n    keywords: [\"{h}\"]\n    accounts: [{h.lstrip('@')}]\n"
+                          for a, h in list(AIRLINES.items())[1:])
+    write(tmp_path, f"""\
+brand:
+  name: United
+  keywords: ["@united"]
+  accounts: [united]
+timezone: America/New_York
+sources:
+  - name: Tweets
+    kind: csv
+    path: tweets.csv
+    channel: twitter
+    fields: {{id: tweet_id, text: text, published: tweet_created, author: name}}
+    date_format: "%Y-%m-%d %H:%M:%S %z"
+competitors:
+{competitors}""")
+    config = load_config(tmp_path)
+    now = datetime(2015, 4, 2, 12, 0, tzinfo=UTC)
+    store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    try:
+        report = pipeline.ingest(config, store, now=now, workers=1)
+        assert report.new_mentions > 0 and store.count_posts() == len(own) + len(by_accounts)
+        window = periods.last_complete("quarterly", now, ZoneInfo("America/New_York"))
+        summary = pipeline.summarize_window(config, store, window, None, now=now)
+    finally:
+        store.close()
+    assert summary.share_of_voice is not None
+    got = {r.name: r.mentions for r in summary.share_of_voice.rows}
+    for airline, n in expected.items():
+        assert abs(got[airline] - n) <= 0.02 * n, (airline, got[airline], n)
+        assert abs(got[airline] - labelled[airline]) <= 0.08 * labelled[airline], (airline, labelled[airline])
+    assert summary.volume.value == got["United"]
