@@ -383,9 +383,14 @@ def classify(c: Context, file: Any, why: bool) -> None:
     """Score texts (one per line, FILE or stdin) as the pipeline would; print one JSON object a line."""
     topics: dict[str, list[str]] = {}
     praise: dict[str, list[str]] = {}
+    from .organisations import about, organisations
+    orgs: tuple[Any, ...] = ()
+    brand = ""
     try:
         config = c.config()
         topics, praise = config.sources.topics, config.sources.praise_topics
+        if config.sources.competitors:  # whom each text is about, as the store records it
+            orgs, brand = organisations(config.sources), config.sources.brand.name
     except ConfigError as exc:
         if (c.config_dir / "sources.yaml").exists():
             raise
@@ -398,6 +403,8 @@ def classify(c: Context, file: Any, why: bool) -> None:
         if not text.strip():
             continue
         result = classifier.classify(text).as_dict()
+        if orgs:
+            result["about"] = about(text, orgs).names(brand)
         if why:
             result["cues"] = classifier.cues(text)
         click.echo(json.dumps({"text": text, **result}, ensure_ascii=False))

@@ -151,6 +151,22 @@ def test_classify_prints_one_json_object_per_line(tmp_path: Path, capsys: pytest
     assert any(cue.startswith("request") for cue in cues[2])
 
 
+def test_classify_says_whom_each_text_is_about_when_competitors_are_configured(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "sources.yaml").write_text(SOURCES + "competitors:\n  - {name: Globex Air, keywords: [globex]}\n")
+    (tmp_path / "recipients.yaml").write_text(RECIPIENTS)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("acme lost my bag\nglobex lost my bag\nacme and globex both lost my bag\nno airline here\n")
+    r = run_cli(capsys, "--config", str(tmp_path), "classify", str(texts))
+    assert r.code == 0, r.err
+    assert [json.loads(line)["about"] for line in r.out.splitlines()] == [
+        ["Acme Air"], ["Globex Air"], ["Acme Air", "Globex Air"], []]
+    # without competitors the output is as it was
+    (tmp_path / "sources.yaml").write_text(SOURCES)
+    r = run_cli(capsys, "--config", str(tmp_path), "classify", str(texts))
+    assert all("about" not in json.loads(line) for line in r.out.splitlines())
+
+
 def test_a_spike_says_what_grew_shows_no_copies_and_its_window_in_the_brands_zone(
         setup: tuple[Path, Store]) -> None:
     cfg_dir, store = setup
