@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import feedparser
-
 from ..config import FeedSource
 from ..errors import SourceError
 from ..models import Mention, OrgPost, SourceResult
@@ -273,6 +271,8 @@ def parse_xml_feed(body: bytes, *, media_type: str = "", content_type: str = "",
     # a BytesIO, not bytes or str: feedparser treats a string as a URL or a file name to open. Its HTML
     # sanitizer and relative-link rewriting are off: they take two thirds of its time, and an entry's HTML
     # is reduced to plain text here (html_to_text; links are checked by safe_url, text escaped on output)
+    import feedparser  # noqa: PLC0415 - here, so that digest check and --help do not load it
+
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
                               resolve_relative_uris=False)
     entries = parsed.get("entries") or []
