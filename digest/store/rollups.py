@@ -25,6 +25,7 @@ from ..rollups import (
     HOUR,
     KEEP,
     SAMPLE_BUCKETS,
+    Deltas,
     Facts,
     bucket_edges,
     candidates,
@@ -226,49 +227,43 @@ def add_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     Counts are upserts (n = n + new), so concurrent writers never lose one; each (list, day, channel)
     of quote candidates touched keeps its best KEEP of the stored and the new ones.
     """
-    rows = _countable(rows)
-    if rows.empty:
-        return
-    _add_voice(conn, rows)
-    if "about_brand" in rows.columns:  # the brand's own figures count only mentions about the brand
-        rows = rows[rows["about_brand"].astype(bool).to_numpy()]
-        if rows.empty:
-            return
-    d = deltas(rows)
-    _upsert(conn, mention_rollups, _records(d.counts), ("hour", "channel", "sentiment", "complaint"),
-            ("n", "influential"))
-    by_day = d.counts.assign(day=d.counts["hour"] // 24).groupby(
-        ["day", "channel", "sentiment", "complaint"], as_index=False)[["n", "influential"]].sum()
-    _upsert(conn, day_rollups, _records(by_day), ("day", "channel", "sentiment", "complaint"), ("n", "influential"))
-    _upsert(conn, topic_rollups, _records(d.topics), ("day", "channel", "sentiment", "complaint", "topics"),
-            ("n",))
-    _keep_best(conn, d.candidates)
+    d = _count(conn, rows, sign=1)
+    if d is not None:
+        _keep_best(conn, d.candidates)
 
 
 def remove_rollups(conn: Connection, rows: pd.DataFrame) -> None:
     """Take stored mentions (a frame of ROLLUP_COLUMNS) out of the rollups, in `conn`'s transaction: the
     counts add_rollups added are subtracted, and the mentions leave the quote candidates (a group may hold
     fewer than KEEP until new mentions arrive)."""
-    rows = _countable(rows)  # what add_rollups left out was never counted
-    if rows.empty:
+    if _count(conn, rows, sign=-1) is None:
         return
-    _add_voice(conn, rows, sign=-1)
-    if "about_brand" in rows.columns:
-        rows = rows[rows["about_brand"].astype(bool).to_numpy()]
-        if rows.empty:
-            return
-    d = deltas(rows)
-    negated = d.counts.assign(n=-d.counts["n"], influential=-d.counts["influential"])
-    _upsert(conn, mention_rollups, _records(negated), ("hour", "channel", "sentiment", "complaint"),
-            ("n", "influential"))
-    by_day = negated.assign(day=negated["hour"] // 24).groupby(
-        ["day", "channel", "sentiment", "complaint"], as_index=False)[["n", "influential"]].sum()
-    _upsert(conn, day_rollups, _records(by_day), ("day", "channel", "sentiment", "complaint"), ("n", "influential"))
-    _upsert(conn, topic_rollups, _records(d.topics.assign(n=-d.topics["n"])),
-            ("day", "channel", "sentiment", "complaint", "topics"), ("n",))
-    ids = [int(i) for i in rows["id"]]
+    ids = [int(i) for i in _countable(rows)["id"]]
     for chunk in chunks(ids, 500):
         conn.execute(sa.delete(quote_candidates).where(quote_candidates.c.mention_id.in_(list(chunk))))
+
+
+def _count(conn: Connection, rows: pd.DataFrame, *, sign: int) -> Deltas | None:
+    """Add (`sign` 1) or subtract (-1) the mentions' counts in every count table; their Deltas, None when
+    none of them counts for the brand."""
+    rows = _countable(rows)  # what is left out here was never counted, either way
+    if rows.empty:
+        return None
+    _add_voice(conn, rows, sign=sign)
+    if "about_brand" in rows.columns:  # the brand's own figures count only mentions about the brand
+        rows = rows[rows["about_brand"].astype(bool).to_numpy()]
+        if rows.empty:
+            return None
+    d = deltas(rows)
+    counts = d.counts.assign(n=d.counts["n"] * sign, influential=d.counts["influential"] * sign)
+    _upsert(conn, mention_rollups, _records(counts), ("hour", "channel", "sentiment", "complaint"),
+            ("n", "influential"))
+    by_day = counts.assign(day=counts["hour"] // 24).groupby(
+        ["day", "channel", "sentiment", "complaint"], as_index=False)[["n", "influential"]].sum()
+    _upsert(conn, day_rollups, _records(by_day), ("day", "channel", "sentiment", "complaint"), ("n", "influential"))
+    _upsert(conn, topic_rollups, _records(d.topics.assign(n=d.topics["n"] * sign)),
+            ("day", "channel", "sentiment", "complaint", "topics"), ("n",))
+    return d
 
 
 def _countable(rows: pd.DataFrame) -> pd.DataFrame:
