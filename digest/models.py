@@ -6,8 +6,11 @@ import dataclasses
 from datetime import datetime
 from typing import Literal
 
-Sentiment = Literal["negative", "neutral", "positive"]
+# "unscored": written in a language the classifier cannot score (digest/classify/language.py SCORED); such a
+# mention counts in volume and channel totals, never in sentiment shares or complaint counts
+Sentiment = Literal["negative", "neutral", "positive", "unscored"]
 SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
+UNSCORED: Sentiment = "unscored"
 
 
 @dataclasses.dataclass(frozen=True)

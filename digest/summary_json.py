@@ -108,8 +108,8 @@ def summary_dict(s: Summary) -> dict[str, Any]:
         "headline": s.headline,
         "kpis": {
             "mentions": volume,
-            "negative_share": _fraction(s.negative_share.value) if volume else None,
-            "net_sentiment": round(s.net_sentiment.value, 1) if volume else None,
+            "negative_share": _fraction(s.negative_share.value) if volume > s.unscored else None,
+            "net_sentiment": round(s.net_sentiment.value, 1) if volume > s.unscored else None,
             "complaints": int(s.complaints.value),
             "negative": s.negative,
             "neutral": s.neutral,

@@ -111,9 +111,9 @@ def summarize_facts(
     kpis = [
         Kpi("volume", "Mentions", c_cur.volume, number(c_cur.volume), vs_prev[0], vs_ago[0]),
         Kpi("negative_share", "Negative share", c_cur.negative_share,
-            percent(c_cur.negative_share) if c_cur.volume else "–", vs_prev[1], vs_ago[1]),
+            percent(c_cur.negative_share) if c_cur.scored else "–", vs_prev[1], vs_ago[1]),
         Kpi("net_sentiment", "Net sentiment", c_cur.net,
-            signed(c_cur.net) if c_cur.volume else "–", vs_prev[2], vs_ago[2]),
+            signed(c_cur.net) if c_cur.scored else "–", vs_prev[2], vs_ago[2]),
         Kpi("complaints", "Complaints", c_cur.complaints, number(c_cur.complaints), vs_prev[3], vs_ago[3]),
     ]
     prev_or_none = prev if has_previous else None
@@ -151,6 +151,7 @@ def summarize_facts(
         negative=c_cur.negative,
         neutral=c_cur.neutral,
         positive=c_cur.positive,
+        unscored=c_cur.unscored,
         trend=trend_section(cur, window),
         channels=channel_rows,
         topics=topic_rows,

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .. import periods
 from ..formatting import channel_label, number, percent, plural, signed
+from ..models import UNSCORED
 from ..periods import Period, Window
 from ..rollups import Facts
 from .frames import Counts, sentiment_codes
@@ -58,7 +59,7 @@ def trend_section(facts: Facts, window: Window) -> Trend:
     grain = periods.TREND_GRAIN[window.period]
     starts = periods.buckets(window)
     n = len(starts)
-    counts = np.zeros((n, 3), dtype="int64")
+    counts = np.zeros((n, 4), dtype="int64")
     c = facts.counts
     if not c.empty:
         np.add.at(counts, (c["bucket"].to_numpy(dtype="int64"), sentiment_codes(c)), c["n"].to_numpy(dtype="int64"))
@@ -69,16 +70,17 @@ def trend_section(facts: Facts, window: Window) -> Trend:
 
     out = []
     for i, start in enumerate(starts):
-        neg, neu, pos = (int(x) for x in counts[i])
+        neg, neu, pos, uns = (int(x) for x in counts[i])
         # cumulative rounding keeps the stacked bar as tall as its total; a non-empty segment shows >= 1 px
         neg_px = px(neg)
         mid_px = px(neg + neu) - neg_px
         pos_px = px(neg + neu + pos) - neg_px - mid_px
+        uns_px = px(neg + neu + pos + uns) - neg_px - mid_px - pos_px
         label, title, tick = _bucket_label(grain, window.period, start, i)
         out.append(TrendBucket(
             start=start, label=label, title=title, negative=neg, neutral=neu, positive=pos, tick=tick,
             negative_px=max(neg_px, 1 if neg else 0), neutral_px=max(mid_px, 1 if neu else 0),
-            positive_px=max(pos_px, 1 if pos else 0),
+            positive_px=max(pos_px, 1 if pos else 0), unscored=uns, unscored_px=max(uns_px, 1 if uns else 0),
         ))
     peak = max(out, key=lambda b: b.total) if top else None
     return Trend(grain, _GRAIN_LABEL[grain], tuple(out), peak)
@@ -100,26 +102,29 @@ def _bucket_label(grain: str, period: Period, start: datetime, i: int) -> tuple[
 
 def channel_section(cur: Facts, prev: Facts | None, against: str,
               wanted: Sequence[str] | None) -> Capped[ChannelRow]:
-    def by_channel(facts: Facts) -> dict[str, tuple[int, int]]:
+    def by_channel(facts: Facts) -> dict[str, tuple[int, int, int]]:
+        """Mentions, negative ones and scored ones per channel (unscored count in the total only)."""
         c = facts.counts
         if c.empty:
             return {}
-        sizes = pd.DataFrame({"size": c["n"], "negative": c["n"].where(c["sentiment"] == "negative", 0)})
+        sizes = pd.DataFrame({"size": c["n"], "negative": c["n"].where(c["sentiment"] == "negative", 0),
+                              "scored": c["n"].where(c["sentiment"] != UNSCORED, 0)})
         g = sizes.groupby(c["channel"].astype(str), sort=False).sum()
-        return {str(k): (int(v["size"]), int(v["negative"])) for k, v in g.iterrows() if v["size"] > 0}
+        return {str(k): (int(v["size"]), int(v["negative"]), int(v["scored"])) for k, v in g.iterrows()
+                if v["size"] > 0}
 
     now = by_channel(cur)
     before = by_channel(prev) if prev is not None else {}
     keys = set(now) | set(before) | set(wanted or ())
     rows = []
     for key in keys:
-        volume, negative = now.get(key, (0, 0))
-        share = negative / volume * 100 if volume else 0.0
+        volume, negative, scored = now.get(key, (0, 0, 0))
+        share = negative / scored * 100 if scored else 0.0
         change = None
         if prev is not None:
-            change = count_change(volume, before.get(key, (0, 0))[0], against, up="neutral")
+            change = count_change(volume, before.get(key, (0, 0, 0))[0], against, up="neutral")
         rows.append(ChannelRow(key, channel_label(key), volume, number(volume), negative, share,
-                               percent(share) if volume else "–", change))
+                               percent(share) if scored else "–", change))
     rows.sort(key=lambda r: (-r.volume, -(r.change.previous if r.change else 0), r.label, r.channel))
     return Capped(tuple(rows[:MAX_CHANNELS]), len(rows))
 

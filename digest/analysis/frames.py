@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..models import UNSCORED
 from ..periods import Window
 from ..rollups import Facts, bucket_edges, count_frame, topic_frame
 from .summary import PHRASE_SAMPLE
@@ -24,24 +25,34 @@ class Counts:
     neutral: int
     positive: int
     complaints: int
+    unscored: int = 0  # in a language the classifier cannot score: in volume, not in the shares
+
+    @property
+    def scored(self) -> int:
+        return self.volume - self.unscored
 
     @property
     def negative_share(self) -> float:
-        return self.negative / self.volume * 100 if self.volume else 0.0
+        """Negative mentions per 100 scored ones (unscored mentions are no evidence either way)."""
+        return self.negative / self.scored * 100 if self.scored else 0.0
 
     @property
     def net(self) -> float:
-        return (self.positive - self.negative) / self.volume * 100 if self.volume else 0.0
+        return (self.positive - self.negative) / self.scored * 100 if self.scored else 0.0
+
+
+def counts_by_sentiment(n: pd.Series, sentiment: pd.Series, complaint: pd.Series) -> Counts:
+    """Counts from rollup rows' `n`, `sentiment` and `complaint` columns (neutral: any other scored value)."""
+    volume = int(n.sum())
+    neg = int(n[sentiment == "negative"].sum())
+    pos = int(n[sentiment == "positive"].sum())
+    unscored = int(n[sentiment == UNSCORED].sum())
+    return Counts(volume, neg, volume - neg - pos - unscored, pos, int(n[complaint.astype(bool)].sum()), unscored)
 
 
 def counts_of(facts: Facts) -> Counts:
     c = facts.counts
-    n = c["n"]
-    sentiment = c["sentiment"]
-    volume = int(n.sum())
-    neg = int(n[sentiment == "negative"].sum())
-    pos = int(n[sentiment == "positive"].sum())
-    return Counts(volume, neg, volume - neg - pos, pos, int(n[c["complaint"].astype(bool)].sum()))
+    return counts_by_sentiment(c["n"], c["sentiment"], c["complaint"])
 
 
 def only_channels(df: pd.DataFrame, channels: Sequence[str] | None) -> pd.DataFrame:
@@ -91,9 +102,9 @@ def brand_rows(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def sentiment_codes(df: pd.DataFrame) -> np.ndarray:
-    """0 negative, 1 neutral (anything unrecognised), 2 positive."""
+    """0 negative, 1 neutral (anything unrecognised), 2 positive, 3 unscored."""
     s = df["sentiment"].to_numpy()
-    return np.where(s == "negative", 0, np.where(s == "positive", 2, 1))
+    return np.where(s == "negative", 0, np.where(s == "positive", 2, np.where(s == UNSCORED, 3, 1)))
 
 
 def facts_from_frame(df: pd.DataFrame, window: Window, *, trend: bool = True) -> Facts:

@@ -126,11 +126,13 @@ class TrendBucket:
     negative_px: int
     neutral_px: int
     positive_px: int
+    unscored: int = 0  # in a language the classifier cannot score
+    unscored_px: int = 0
 
     @property
     def total(self) -> int:
         """All mentions in the bucket."""
-        return self.negative + self.neutral + self.positive
+        return self.negative + self.neutral + self.positive + self.unscored
 
 
 @dataclasses.dataclass(frozen=True)
@@ -334,6 +336,7 @@ class Summary:
     health: Health
     responses: Responses | None = None  # "Did we answer?" (analysis/responses.py); None: not asked for
     share_of_voice: ShareOfVoice | None = None  # None: no competitors configured
+    unscored: int = 0  # mentions in a language the classifier cannot score (in volume, not in the shares)
 
     @property
     def kpis(self) -> tuple[Kpi, ...]:

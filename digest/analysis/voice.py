@@ -15,16 +15,13 @@ from ..models import ResponseCounts
 from ..rollups import Facts
 from ..voice import VoiceFacts
 from .figures import count_change, points_change
-from .frames import Counts, counts_of
+from .frames import Counts, counts_by_sentiment, counts_of
 from .summary import ShareOfVoice, VoiceRow
 
 
 def _counts(voice: VoiceFacts, org: str) -> Counts:
     c = voice.counts[voice.counts["org"] == org]
-    n, sentiment = c["n"], c["sentiment"]
-    volume = int(n.sum())
-    neg, pos = int(n[sentiment == "negative"].sum()), int(n[sentiment == "positive"].sum())
-    return Counts(volume, neg, volume - neg - pos, pos, int(n[c["complaint"].astype(bool)].sum()))
+    return counts_by_sentiment(c["n"], c["sentiment"], c["complaint"])
 
 
 def _brand_topics(facts: Facts) -> dict[str, int]:
@@ -75,8 +72,8 @@ def voice_section(brand: str, competitors: Sequence[str], cur: Facts, prev: Fact
         rows.append(VoiceRow(
             name=name, brand=name == brand, mentions=c.volume, mentions_display=number(c.volume),
             share=share, share_display=percent(share) if total else "–",
-            negative_share=c.negative_share, negative_share_display=percent(c.negative_share) if c.volume else "–",
-            net_sentiment=c.net, net_sentiment_display=signed(c.net) if c.volume else "–",
+            negative_share=c.negative_share, negative_share_display=percent(c.negative_share) if c.scored else "–",
+            net_sentiment=c.net, net_sentiment_display=signed(c.net) if c.scored else "–",
             complaints=c.complaints, complaints_display=number(c.complaints),
             share_change=share_change, mentions_change=mentions_change, top_complaint=_top(topics[name])))
     answers = responses or {}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..models import Classification
+from ..models import UNSCORED, Classification
 from .cues import known_words, lexicon, words
 from .decide import decide
 from .evidence import collect
-from .language import detect
+from .language import SCORED, detect
 from .language import load as load_language
 from .lexicons import vader, vocabulary
 from .scores import for_vader, load_textblob, textblob_polarity, vader_compound
@@ -17,7 +17,7 @@ from .topics import TopicMatcher
 
 
 class Classifier:
-    """Decides sentiment (negative/neutral/positive), complaint and topics of customer mentions."""
+    """Decides sentiment (negative/neutral/positive, or unscored), complaint and topics of customer mentions."""
 
     def __init__(
         self,
@@ -37,7 +37,12 @@ class Classifier:
         load_language()
 
     def classify(self, text: str) -> Classification:
-        """Classify one text; TextBlob's polarity is reported unchanged."""
+        """Classify one text; TextBlob's polarity is reported unchanged. A text in a language the classifier
+        cannot score is "unscored": no complaint, no topics, score and polarity 0 (counted, never guessed)."""
+        language = detect(text)
+        if language not in SCORED:
+            return Classification(sentiment=UNSCORED, polarity=0.0, complaint=False, topics=(), score=0.0,
+                                  language=language)
         polarity = textblob_polarity(text)
         compound = vader_compound(self._vader, for_vader(text))
         topical: list[bool] = []
@@ -53,7 +58,7 @@ class Classifier:
             complaint=decision.complaint,
             topics=topics,
             score=decision.score,
-            language=detect(text),
+            language=language,
         )
 
     def cues(self, text: str) -> list[str]:
