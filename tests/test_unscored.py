@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
+import sqlalchemy as sa
 
-from digest.analysis.frames import counts_by_sentiment
+from digest.analysis.frames import counts_by_sentiment, counts_of
 from digest.classify import Classifier
 from digest.classify.language import SCORED
+from digest.models import Mention
+from digest.periods import window_containing
+from digest.store import Store
+from digest.store.migrations import UNSCORED_META
+from digest.store.schema import ROLLUPS_META, mentions
 
 AT = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
@@ -34,3 +41,37 @@ def test_shares_are_over_scored_mentions_only() -> None:
     assert (c.volume, c.negative, c.neutral, c.positive, c.unscored, c.complaints) == (10, 3, 2, 1, 4, 3)
     assert c.negative_share == 50.0  # 3 of the 6 scored, not 3 of 10
     assert round(c.net, 4) == round((1 - 3) / 6 * 100, 4)
+
+
+def _mention(n: int, text: str) -> Mention:
+    return Mention("Feed", "twitter", f"id{n}", f"https://example.com/{n}", "", text, "someone", AT)
+
+
+def test_a_store_scored_before_unscored_existed_counts_them_as_unscored(db_url: str) -> None:
+    """Japanese and Korean mentions stored as neutral (scored as English) become unscored, and the rollups
+    (the digest's counts) are rebuilt: on a real SQLite file and on PostgreSQL."""
+    c = Classifier()
+    texts = ["Acme lost my bag again, worst airline ever", JAPANESE, KOREAN, "the crew was wonderful, thank you"]
+    store = Store.open(db_url)
+    store.add_mentions([(_mention(n, t), c.classify(t)) for n, t in enumerate(texts)], fetched=AT)
+    window = window_containing("daily", AT, ZoneInfo("UTC"))
+    with store.engine.begin() as conn:  # as an earlier version stored them: scored as English, neutral
+        conn.execute(sa.update(mentions).where(mentions.c.language.in_(["ja", "ko"])).values(
+            sentiment="neutral", polarity=0.1))
+    store.set_meta(ROLLUPS_META, None)  # and their rollups counted them as neutral
+    store.set_meta(UNSCORED_META, "1")
+    store.migrate()
+    old = counts_of(store.facts(window))
+    assert (old.volume, old.neutral, old.unscored, old.negative_share) == (4, 2, 0, 25.0)
+    store.set_meta(UNSCORED_META, None)  # a store written before this version
+    store.close()
+    again = Store.open(db_url)
+    try:
+        counts = counts_of(again.facts(window))
+        assert (counts.volume, counts.negative, counts.positive, counts.neutral, counts.unscored) == (4, 1, 1, 0, 2)
+        assert counts.negative_share == 50.0
+        frame = again.mentions(AT, AT.replace(hour=16))
+        assert sorted(frame.loc[frame["sentiment"] == "unscored", "language"]) == ["ja", "ko"]
+        assert again.get_meta(UNSCORED_META) == "1"
+    finally:
+        again.close()

@@ -7,7 +7,9 @@ import logging
 import pandas as pd
 import sqlalchemy as sa
 
+from ..classify.language import SCORED
 from ..errors import StoreError
+from ..models import UNSCORED
 from ..rollups import (
     SAMPLE_BUCKETS,
 )
@@ -31,6 +33,7 @@ from .schema import (
 )
 
 log = logging.getLogger(__name__)
+UNSCORED_META = "unscored_version"  # 1: stored mentions in languages that cannot be scored are "unscored"
 
 class Migrations(LanguageColumn):
     """Schema and rollup upgrades (the sample column, the daily rollups, columns added since)."""
@@ -69,6 +72,7 @@ class Migrations(LanguageColumn):
         self._migrate_threads()
         self._migrate_source_problems()
         self.add_columns()
+        self._migrate_unscored()  # before the rollups: it asks for their rebuild when it changed a mention
         if self.get_meta(ROLLUPS_META) == ROLLUPS_VERSION:
             return
         columns = {c["name"] for c in sa.inspect(self.engine).get_columns("mentions")}
@@ -107,6 +111,30 @@ class Migrations(LanguageColumn):
                 conn.execute(sa.insert(meta).values(key=ROLLUPS_META, value=ROLLUPS_VERSION))
             if added:
                 log.info("counted %d stored mentions into the rollups", added)
+
+    def _migrate_unscored(self) -> None:
+        """Mentions stored before "unscored" existed (issue 18) in a language the classifier cannot score were
+        scored as English (mostly "neutral"): they become what the classifier now says of them, "unscored",
+        no complaint, no topics, score and polarity 0, and the rollups are rebuilt from the mentions, once.
+        Mentions without a detected language ("": stored before detection) stay as they were."""
+        if self.get_meta(UNSCORED_META) == "1":
+            return
+        with self.lock("migrate", wait=3600) as got:
+            if not got:
+                raise StoreError(f"another process is still migrating {shown_url(str(self.url))}")
+            if self.get_meta(UNSCORED_META) == "1":
+                return
+            m = mentions.c
+            with self.engine.begin() as conn:
+                changed = conn.execute(sa.update(mentions).where(
+                    m.language != "", m.language.not_in(sorted(SCORED)), m.sentiment != UNSCORED).values(
+                    sentiment=UNSCORED, complaint=False, topics="[]", score=0.0, polarity=0.0)).rowcount
+                if changed:  # the counts, topics and quote candidates of those mentions are stale
+                    conn.execute(sa.delete(meta).where(meta.c.key == ROLLUPS_META))
+                conn.execute(sa.delete(meta).where(meta.c.key == UNSCORED_META))
+                conn.execute(sa.insert(meta).values(key=UNSCORED_META, value="1"))
+            if changed:
+                log.info("%d stored mentions in languages that cannot be scored are now unscored", changed)
 
     def _migrate_source_problems(self) -> None:
         """Stores written before sources.last_problem (issue 19) get the column, once (empty: no problem known)."""
