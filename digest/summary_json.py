@@ -134,6 +134,7 @@ def summary_dict(s: Summary) -> dict[str, Any]:
                    "problems": [{"source": h.name, "status": h.status, "detail": h.detail}
                                 for h in s.health.problems.rows]},
         "responses": _responses(s.responses),
+        "unscored": s.unscored,  # mentions in a language the classifier cannot score (SPEC "Additions")
         **_voice(s),
     }
 

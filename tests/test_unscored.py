@@ -8,14 +8,18 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
+from digest.analysis import summarize
 from digest.analysis.frames import counts_by_sentiment, counts_of
 from digest.classify import Classifier
 from digest.classify.language import SCORED
 from digest.models import Mention
-from digest.periods import window_containing
+from digest.periods import previous, window_containing
 from digest.store import Store
 from digest.store.migrations import UNSCORED_META
 from digest.store.schema import ROLLUPS_META, mentions
+from digest.summary_json import summary_dict
+
+from . import factories as f
 
 AT = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
@@ -75,3 +79,20 @@ def test_a_store_scored_before_unscored_existed_counts_them_as_unscored(db_url: 
         assert again.get_meta(UNSCORED_META) == "1"
     finally:
         again.close()
+
+
+def test_the_digest_counts_unscored_mentions_in_volume_not_in_the_shares() -> None:
+    window = window_containing("daily", AT, ZoneInfo("UTC"))
+    cur = f.concat(
+        f.mentions(6, window.start_utc, window.end_utc, sentiment="negative"),
+        f.mentions(2, window.start_utc, window.end_utc, sentiment="positive", id_start=10),
+        f.mentions(4, window.start_utc, window.end_utc, sentiment="unscored", complaint=False, polarity=0.0,
+                   score=0.0, text=JAPANESE, id_start=20),
+    )
+    s = summarize(cur, f.empty(), window, previous(window), brand="Acme Air", now=AT)
+    out = summary_dict(s)
+    assert out["kpis"]["mentions"] == 12 and out["unscored"] == 4
+    assert (out["kpis"]["negative"], out["kpis"]["neutral"], out["kpis"]["positive"]) == (6, 0, 2)
+    assert out["kpis"]["negative_share"] == 0.75 and out["kpis"]["complaints"] == 6
+    assert [(c["mentions"], c["negative_share"]) for c in out["channels"]] == [(12, 0.75)]
+    assert sum(b.unscored for b in s.trend.buckets) == 4
