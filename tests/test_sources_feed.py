@@ -343,3 +343,18 @@ def test_relative_links_resolve_against_the_feed_and_protocol_relative_ones_get_
         config = make_config(tmp_path, [{"name": "blog", "kind": "feed", "url": url, "channel": "blogs"}])
         result = fetch_source(config.sources.sources[0], make_ctx(config, session))
         assert {m.external_id: m.url for m in result.mentions} == expected, url
+
+
+def test_entries_without_text_are_counted_not_dropped_silently(session: requests.Session,
+                                                               tmp_path: Path) -> None:
+    (tmp_path / "f.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        "<item><guid>1</guid><title>acme lost my bag</title></item>"
+        "<item><guid>2</guid></item><item><guid>3</guid><description>  </description></item>"
+        "</channel></rss>")
+    result = _fetch_file(tmp_path, session, {})
+    assert [m.external_id for m in result.mentions] == ["1"] and result.items_seen == 3
+    assert result.problems == ("2 items without text skipped",) and result.dropped == 2
+    (tmp_path / "f.xml").write_text(_rss(("1", "acme lost my bag")))
+    clean = _fetch_file(tmp_path, session, {})
+    assert clean.problems == () and clean.dropped == 0

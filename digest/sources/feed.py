@@ -63,10 +63,14 @@ def fetch(spec: FeedSource, ctx: FetchContext) -> SourceResult:
     body, note = repair_utf8(got.body, got.content_type)
     parsed = read_feed(body, media_type=got.media_type, content_type=got.content_type, base_url=got.url,
                        known=frozenset(known))
+    empty = sum(1 for entry in parsed.entries if not (entry.text or entry.title))
     mentions, posts = to_mentions(parsed.entries, spec, ctx, preset)
     state = {**got.state, ENTRIES: " ".join(parsed.keys[:_MAX_REMEMBERED]), ENTRIES_FOR: settings}
+    # an entry with no title and no text says nothing to store, but is counted and named, like other skips
+    problems = (f"{empty} item{'s' if empty != 1 else ''} without text skipped",) if empty else ()
     return SourceResult(spec.name, spec.channel, "ok", tuple(mentions), items_seen=len(parsed.keys),
-                        error=note, state=state, unseen=bool(known), posts=tuple(posts))
+                        error=note, state=state, unseen=bool(known), posts=tuple(posts),
+                        problems=problems, dropped=empty)
 
 
 def _settings_key(spec: FeedSource, ctx: FetchContext) -> str:
