@@ -19,7 +19,8 @@ from .conftest import run_cli
 from .helpers_faults import NOW, complaints, db_path, feed_xml, mention_ids, write_project
 from .helpers_http import LocalServer, serving
 
-GOOD = (NOW - timedelta(days=2)).strftime("%m/%d/%Y %H:%M")
+# eight days back: the last complete week has data whatever the weekday, so the first run sends the weeklies
+GOOD = (NOW - timedelta(days=8)).strftime("%m/%d/%Y %H:%M")
 CSV = ("ticket_id,created_at,notes\n"
        f"T-1,{GOOD},Acme Air lost my bag and nobody calls back\n"
        "T-2,01/01/0001 00:00,Acme Air placeholder date from the ticketing system\n"
