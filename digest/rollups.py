@@ -30,8 +30,8 @@ from .periods import Window
 
 __all__ = [
     "DAY", "HOUR", "KEEP", "SAMPLE_BUCKETS", "Deltas", "Facts", "bucket_edges", "candidates", "count_frame",
-    "deltas", "distinct_topics", "empty_counts", "empty_topic_counts", "sample_of",
-    "topic_frame",
+    "deltas", "distinct_topics", "empty_counts", "empty_language_counts", "empty_topic_counts", "language_frame",
+    "sample_of", "topic_frame",
 ]
 
 HOUR = 3600
@@ -44,6 +44,14 @@ SAMPLE_BUCKETS = 1024
 
 COUNT_KEYS = ("bucket", "channel", "sentiment", "complaint")
 TOPIC_KEYS = ("channel", "sentiment", "complaint", "topics")
+LANGUAGE_KEYS = ("channel", "language", "sentiment")
+# the language of a mention with none recorded (stored before detection existed): counted as undetermined
+NO_LANGUAGE = "und"
+
+
+def empty_language_counts() -> pd.DataFrame:
+    return pd.DataFrame({"channel": pd.Series(dtype="object"), "language": pd.Series(dtype="object"),
+                         "sentiment": pd.Series(dtype="object"), "n": pd.Series(dtype="int64")})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +68,8 @@ class Facts:
     other_sample: the other mentions (same columns), all or an even sample: what every mention says, so that
         phrase mining can tell what is said in complaints in particular. None when not read.
     exhaustive: `ranked` is every mention of the window, so that text can be searched (praise keywords).
+    language_counts: one row per (channel, language, sentiment) with `n` mentions; `language` is the
+        detected ISO 639-1 code, "und" when undetermined or not detected.
     """
 
     counts: pd.DataFrame
@@ -68,6 +78,7 @@ class Facts:
     complaint_sample: pd.DataFrame
     exhaustive: bool = False
     other_sample: pd.DataFrame | None = None
+    language_counts: pd.DataFrame = dataclasses.field(default_factory=empty_language_counts)
 
 
 def empty_counts() -> pd.DataFrame:
@@ -115,6 +126,33 @@ def count_frame(df: pd.DataFrame, edges: Sequence[int]) -> pd.DataFrame:
         "influential": (df["influence"].astype(float) > 0).to_numpy(dtype="int64"),
     })
     return frame.groupby(list(COUNT_KEYS), as_index=False, sort=True)[["n", "influential"]].sum()
+
+
+def languages_of(df: pd.DataFrame) -> np.ndarray:
+    """The language code of each row of a mentions frame ("und" where none is recorded)."""
+    if "language" not in df.columns:
+        return np.full(len(df), NO_LANGUAGE, dtype=object)
+    codes = df["language"].fillna("").astype(str).to_numpy(dtype=object)
+    return np.where(codes == "", NO_LANGUAGE, codes).astype(object)
+
+
+def language_frame(df: pd.DataFrame, *, by_day: bool = False) -> pd.DataFrame:
+    """Language counts (see Facts.language_counts) of a mentions frame; `by_day`: also by UTC day (the
+    rows of the language_rollups table)."""
+    if df.empty:
+        return empty_language_counts().assign(day=pd.Series(dtype="int64")) if by_day else empty_language_counts()
+    frame = pd.DataFrame({
+        "channel": df["channel"].astype(str).to_numpy(dtype=object),
+        "language": languages_of(df),
+        "sentiment": df["sentiment"].astype(str).to_numpy(dtype=object),
+        "n": np.ones(len(df), dtype="int64"),
+    })
+    keys = list(LANGUAGE_KEYS)
+    if by_day:
+        seconds = pd.DatetimeIndex(pd.to_datetime(df["published"], utc=True)).as_unit("ns").asi8 // 1_000_000_000
+        frame["day"] = seconds // DAY
+        keys = ["day", *keys]
+    return frame.groupby(keys, as_index=False, sort=True)[["n"]].sum()
 
 
 def topic_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -135,6 +135,12 @@ def summary_dict(s: Summary) -> dict[str, Any]:
                                 for h in s.health.problems.rows]},
         "responses": _responses(s.responses),
         "unscored": s.unscored,  # mentions in a language the classifier cannot score (SPEC "Additions")
+        # code -> mentions of the period (SPEC "Additions"); "und": too short to tell, or stored before detection
+        "languages": {r.code: r.mentions for r in s.languages},
+        "language_table": [{"language": r.code, "name": r.name, "mentions": r.mentions,
+                            "share": _fraction(r.share), "scored": r.scored,
+                            "negative_share": _fraction(r.negative_share) if r.negative_share is not None else None}
+                           for r in s.languages],
         **_voice(s),
     }
 

@@ -52,6 +52,14 @@ def history() -> pd.DataFrame:
     # ties that only published order and id can break
     df.loc[df.index % 7 == 0, "score"] = -0.5
     df.loc[df.index % 11 == 0, "influence"] = 10.0
+    # languages (issue 18): some Spanish, some Japanese (which the classifier cannot score), a few too short
+    df["language"] = ["ja" if i % 13 == 0 else "es" if i % 17 == 0 else "und" if i % 19 == 0 else "en"
+                      for i in range(len(df))]
+    ja = (df["language"] == "ja").to_numpy()
+    df.loc[ja, "sentiment"] = "unscored"
+    df.loc[ja, "complaint"] = False
+    df.loc[ja, ["score", "polarity"]] = 0.0
+    df.loc[ja, "topics"] = pd.Series([[] for _ in range(int(ja.sum()))], index=df.index[ja])
     return df
 
 
@@ -60,7 +68,7 @@ def fill(store: Store, df: pd.DataFrame) -> None:
                       r["title"], r["text"], r["author"],
                       r["published"].to_pydatetime(), float(r["influence"])),
               Classification(r["sentiment"], float(r["polarity"]), bool(r["complaint"]), tuple(r["topics"]),
-                             float(r["score"])))
+                             float(r["score"]), r.get("language", "en")))
              for r in df.to_dict("records")]
     for i in range(0, len(items), 700):  # several batches, as ingests add them
         store.add_mentions(items[i:i + 700], fetched=AT, by_text=False)
@@ -122,6 +130,26 @@ def test_rollups_give_the_summary_of_every_mention(store: Store) -> None:
         assert_same(from_rollups(store, window, channels), expected)
         seen += expected.volume.value
     assert seen > 5000
+
+
+def test_language_counts_equal_the_mentions_of_each_window(store: Store) -> None:
+    seen = set()
+    for period, zone, channels in CASES:
+        window = periods.last_complete(period, AT, ZoneInfo(zone))
+        raw = store.mentions(window.start_utc, window.end_utc, channels)
+        expected = raw.groupby(["language", "sentiment"]).size().to_dict()
+        facts = store.facts(window, channels, ranked=False)
+        got = facts.language_counts.groupby(["language", "sentiment"])["n"].sum()
+        assert {k: int(v) for k, v in got.items() if v} == expected, (period, zone, channels)
+        if channels is not None:
+            assert set(facts.language_counts["channel"]) <= set(channels)
+        seen.update(raw["language"])
+        summary = from_rollups(store, window, channels)
+        assert summary.show_languages
+        assert {r.code: r.mentions for r in summary.languages} == raw["language"].value_counts().to_dict()
+        ja = next(r for r in summary.languages if r.code == "ja")
+        assert ja.scored == 0 and ja.negative_share is None and ja.negative_share_display == "–"
+    assert seen == {"en", "es", "ja", "und"}
 
 
 def test_rollups_are_rebuilt_for_a_store_from_an_earlier_version(filled: str, store: Store) -> None:

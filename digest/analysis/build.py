@@ -15,6 +15,7 @@ from ..voice import VoiceFacts, voice_from_frame
 from .figures import channel_section, headline_of, kpi_changes, trend_section
 from .frames import brand_rows, counts_of, facts_from_frame, prepare
 from .health import health_section
+from .languages import language_rows, shows_table
 from .phrases import phrase_section
 from .quotes import most_influential, most_negative, praise_section
 from .responses import Responses
@@ -128,6 +129,7 @@ def summarize_facts(
         phrases, emerging, phrases_note = phrase_section(cur, prev_or_none, c_cur.complaints, c_prev.complaints,
                                                          window, previous_window, brand, tz)
     data_health = health_section(health, wanted, now)
+    languages = language_rows(cur.language_counts)
     local_now = now.astimezone(tz)
     return Summary(
         brand=plain_line(brand, 80),
@@ -152,6 +154,8 @@ def summarize_facts(
         neutral=c_cur.neutral,
         positive=c_cur.positive,
         unscored=c_cur.unscored,
+        languages=languages,
+        show_languages=shows_table(languages),
         trend=trend_section(cur, window),
         channels=channel_rows,
         topics=topic_rows,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..models import UNSCORED
 from ..periods import Window
-from ..rollups import Facts, bucket_edges, count_frame, topic_frame
+from ..rollups import Facts, bucket_edges, count_frame, language_frame, topic_frame
 from .summary import PHRASE_SAMPLE
 
 
@@ -115,4 +115,4 @@ def facts_from_frame(df: pd.DataFrame, window: Window, *, trend: bool = True) ->
     rest = df[~df["complaint"].astype(bool)]
     other = rest.sample(n=PHRASE_SAMPLE, random_state=0) if len(rest) > PHRASE_SAMPLE else rest
     return Facts(count_frame(df, bucket_edges(window, trend)), topic_frame(df), df, sample, exhaustive=True,
-                 other_sample=other)
+                 other_sample=other, language_counts=language_frame(df))

@@ -11,6 +11,7 @@ from ..periods import Period, Window
 from ..rollups import KEEP
 
 if TYPE_CHECKING:  # responses.py builds on this module
+    from .languages import LanguageRow
     from .responses import Responses
 
 # Caps: what an executive reads in 30 seconds, and what keeps the HTML far below Gmail's 102 KB clip.
@@ -337,6 +338,8 @@ class Summary:
     responses: Responses | None = None  # "Did we answer?" (analysis/responses.py); None: not asked for
     share_of_voice: ShareOfVoice | None = None  # None: no competitors configured
     unscored: int = 0  # mentions in a language the classifier cannot score (in volume, not in the shares)
+    languages: tuple[LanguageRow, ...] = ()  # every language of the period, most mentions first
+    show_languages: bool = False  # the "Languages" table: more than one language was written in
 
     @property
     def kpis(self) -> tuple[Kpi, ...]:

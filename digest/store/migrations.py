@@ -23,6 +23,7 @@ from .schema import (
     SOURCE_PROBLEMS_META,
     THREADS_META,
     day_rollups,
+    language_rollups,
     mention_rollups,
     mentions,
     meta,
@@ -97,7 +98,7 @@ class Migrations(LanguageColumn):
                 for index in mentions.indexes:
                     index.create(conn, checkfirst=True)
                 for table in (quote_candidates, topic_rollups, mention_rollups, day_rollups, org_rollups,
-                              org_topic_rollups):
+                              org_topic_rollups, language_rollups):
                     conn.execute(sa.delete(table))
                 last, added = 0, 0
                 while True:

@@ -33,7 +33,9 @@ from ..rollups import (
     deltas,
     distinct_topics,
     empty_counts,
+    empty_language_counts,
     empty_topic_counts,
+    language_frame,
     topic_frame,
 )
 from ..voice import voice_deltas
@@ -43,6 +45,7 @@ from .schema import (
     FRAME_COLUMNS,
     ROLLUP_COLUMNS,
     day_rollups,
+    language_rollups,
     mention_rollups,
     mentions,
     mentions_frame,
@@ -91,6 +94,8 @@ class Rollups(StoreBase):
                     ["bucket", "channel", "sentiment", "complaint"], ["n", "influential"], empty_counts())
                 topic_counts = _merge([self._day_topics(conn, day0, day1, wanted), topic_frame(at_edges)],
                                       ["channel", "sentiment", "complaint", "topics"], ["n"], empty_topic_counts())
+                language_counts = _merge([self._day_languages(conn, day0, day1, wanted), language_frame(at_edges)],
+                                         ["channel", "language", "sentiment"], ["n"], empty_language_counts())
                 frame = mentions_frame(conn, sa.select(*(mentions.c[c] for c in FRAME_COLUMNS)).where(sa.false()))
                 if ranked:
                     names = ["negative", "influential", "praise"] + sorted(
@@ -108,7 +113,8 @@ class Rollups(StoreBase):
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot read the rollups: {reason(exc)}") from None
         return Facts(counts, topic_counts, frame.reset_index(drop=True), picked.reset_index(drop=True),
-                     other_sample=other.reset_index(drop=True) if other is not None else None)
+                     other_sample=other.reset_index(drop=True) if other is not None else None,
+                     language_counts=language_counts)
 
     def _rollup_rows(self, conn: Connection, ranges: Sequence[tuple[int, int]],
                      wanted: list[str] | None, *, brand: bool = True) -> pd.DataFrame:
@@ -176,6 +182,17 @@ class Rollups(StoreBase):
             q = q.where(t.channel.in_(wanted))
         rows = [(c, s, k, distinct_topics(ts), n) for c, s, k, ts, n in conn.execute(q).all()]
         return pd.DataFrame(rows, columns=list(empty_topic_counts().columns))
+
+    def _day_languages(self, conn: Connection, day0: int, day1: int, wanted: list[str] | None) -> pd.DataFrame:
+        """Language counts of the days [day0, day1)."""
+        if day0 >= day1:
+            return empty_language_counts()
+        g = language_rollups.c
+        keys = (g.channel, g.language, g.sentiment)
+        q = sa.select(*keys, sa.func.sum(g.n)).where(g.day >= day0, g.day < day1).group_by(*keys)
+        if wanted is not None:
+            q = q.where(g.channel.in_(wanted))
+        return pd.DataFrame([tuple(r) for r in conn.execute(q)], columns=list(empty_language_counts().columns))
 
     def _candidates(self, conn: Connection, names: Sequence[str], day0: int, day1: int,
                     wanted: list[str] | None) -> set[int]:
@@ -263,6 +280,9 @@ def _count(conn: Connection, rows: pd.DataFrame, *, sign: int) -> Deltas | None:
     _upsert(conn, day_rollups, _records(by_day), ("day", "channel", "sentiment", "complaint"), ("n", "influential"))
     _upsert(conn, topic_rollups, _records(d.topics.assign(n=d.topics["n"] * sign)),
             ("day", "channel", "sentiment", "complaint", "topics"), ("n",))
+    languages = language_frame(rows, by_day=True)
+    _upsert(conn, language_rollups, _records(languages.assign(n=languages["n"] * sign)),
+            ("day", "channel", "language", "sentiment"), ("n",))
     return d
 
 
@@ -356,7 +376,8 @@ def _merge(frames: Sequence[pd.DataFrame], keys: list[str], sums: list[str], emp
     if not frames:
         return empty
     both = pd.concat(frames, ignore_index=True)
-    both["complaint"] = both["complaint"].astype(bool)
+    if "complaint" in both.columns:
+        both["complaint"] = both["complaint"].astype(bool)
     out = both.groupby(keys, as_index=False, sort=True)[sums].sum()
     for col in sums:
         out[col] = out[col].astype("int64")

@@ -226,11 +226,22 @@ org_topic_rollups = sa.Table(
     sa.Column("n", sa.Integer, nullable=False),
     sqlite_with_rowid=False,
 )
+# The brand's mentions by UTC day, channel, detected language and sentiment (issue 18: the languages table).
+language_rollups = sa.Table(
+    "language_rollups", metadata,
+    sa.Column("day", sa.Integer, primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("language", sa.String(16), primary_key=True),
+    sa.Column("sentiment", sa.String(8), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
 ROLLUPS_META = "rollups_version"
-ROLLUPS_VERSION = "3"  # 2: day_rollups; 3: topic quote candidates rank single-topic complaints first
+# 2: day_rollups; 3: topic quote candidates rank single-topic complaints first; 4: language_rollups
+ROLLUPS_VERSION = "4"
 # the columns rollups.deltas reads
 ROLLUP_COLUMNS = ("id", "channel", "published", "sentiment", "complaint", "topics", "score", "polarity",
-                   "influence", "about_brand", "competitors")
+                   "influence", "about_brand", "competitors", "language")
 FRAME_COLUMNS = ("id", "source", "channel", "external_id", "url", "title", "text", "author", "published",
                   "influence", "polarity", "sentiment", "complaint", "topics", "score", "language")
 _DROP_CANDIDATE = sa.text("DELETE FROM quote_candidates WHERE list = :list AND day = :day AND channel = :channel "
