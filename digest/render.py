@@ -22,6 +22,7 @@ from premailer import Premailer
 
 from . import formatting
 from .analysis import Capped, Spike, Summary
+from .analysis.summary import MAX_LANGUAGES
 from .errors import RenderError
 from .formatting import plain_line
 from .models import RenderedDigest
@@ -167,7 +168,8 @@ def _shrunk(summary: Summary) -> Iterator[Summary]:
 
 def render_digest(summary: Summary, *, recipient_name: str, templates: Templates) -> RenderedDigest:
     """Subject, inlined HTML (under HTML_BUDGET bytes), plain text and preheader of one recipient's digest."""
-    context: dict[str, Any] = {"summary": summary, "recipient_name": plain_line(recipient_name, 80)}
+    context: dict[str, Any] = {"summary": summary, "recipient_name": plain_line(recipient_name, 80),
+                               "max_languages": MAX_LANGUAGES}
     subject = _subject(templates.render("digest.subject.j2", **context))
     preheader = plain_line(summary.headline, 200)
     context.update(subject=subject, preheader=preheader)

@@ -130,7 +130,7 @@ def summary_dict(s: Summary) -> dict[str, Any]:
                    "topics": [{"name": t.name, "count": t.count} for t in s.praise.topics.rows],
                    "quotes": [_quote(q) for q in s.praise.quotes.rows]},
         "health": {"sources": s.health.total, "ok": s.health.ok, "complete": s.health.complete,
-                   "sentence": s.health.sentence,
+                   "sentence": s.health.sentence, "unscored_sentence": s.unscored_note,
                    "problems": [{"source": h.name, "status": h.status, "detail": h.detail}
                                 for h in s.health.problems.rows]},
         "responses": _responses(s.responses),

@@ -3,6 +3,7 @@ the data-health line on mentions that could not be scored."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from digest.analysis import summarize, summarize_facts
 from digest.analysis.languages import language_name, language_rows, unscored_sentence
 from digest.models import Classification, Mention
 from digest.periods import previous, window_containing
+from digest.render import Templates, render_digest
 from digest.store import Store
 from digest.summary_json import summary_dict
 
@@ -90,3 +92,28 @@ def test_names_and_the_unscored_sentence() -> None:
     two = language_rows(counts[counts["language"].isin(["en", "ja", "ko"])])
     assert unscored_sentence(two) == "212 mentions in Japanese and Korean could not be scored"
     assert unscored_sentence(language_rows(counts[counts["language"] == "en"])) == ""
+
+
+def test_the_digest_shows_the_languages_table_and_the_unscored_line(tmp_path: Path) -> None:
+    window = window_containing("daily", AT, ZoneInfo("UTC"))
+    s = summarize(period_mentions(), f.empty(), window, previous(window), brand="Acme Air", now=AT)
+    assert s.show_languages
+    assert s.unscored_note == "5 mentions in Japanese and Korean could not be scored."
+    r = render_digest(s, recipient_name="Dana", templates=Templates())
+    html = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r.html))
+    assert "Languages Language Mentions Share Negative" in html
+    assert "English 6 43% 50%" in html and "Spanish 3 21% 67%" in html
+    assert "Japanese 4 29% not scored" in html and "Korean 1 7% not scored" in html
+    assert "5 mentions in Japanese and Korean could not be scored." in html
+    text = r.text
+    assert "LANGUAGES" in text and "could not be scored" in text.split("DATA HEALTH")[1]
+    assert re.search(r"^  Spanish +3 +21% +67% negative$", text, re.M)
+    assert re.search(r"^  Japanese +4 +29% +not scored$", text, re.M)
+    # a period of one language (and texts too short to tell) has neither
+    one = period_mentions().iloc[:9].assign(language=["en"] * 8 + ["und"])
+    s1 = summarize(one, f.empty(), window, previous(window), brand="Acme Air", now=AT)
+    r1 = render_digest(s1, recipient_name="Dana", templates=Templates())
+    assert not s1.show_languages and s1.unscored_note == ""
+    assert "LANGUAGES" not in r1.text and "could not be scored" not in r1.text
+    assert ">Languages<" not in r1.html and "could not be scored" not in r1.html
+    assert summary_dict(s1)["languages"] == {"en": 8, "und": 1}

@@ -44,6 +44,10 @@ def digest_summary(period: Period, n: int, *, hostile: float = 0.01) -> Summary:
     w = periods.last_complete(period, NOW, TZ)
     pw = periods.previous(w)
     cur = f.random_mentions(n, w.start_utc, w.end_utc, seed=1, hostile_share=hostile)
+    # a few mentions in other languages (issue 18): the Languages table and the unscored line in data health
+    cur["language"] = ["ja" if i % 23 == 0 else "es" if i % 9 == 0 else "en" for i in range(len(cur))]
+    ja = (cur["language"] == "ja").to_numpy()
+    cur.loc[ja, "sentiment"], cur.loc[ja, "complaint"] = "unscored", False
     prev = f.random_mentions(n * 4 // 5, pw.start_utc, pw.end_utc, seed=2, sentiment_weights=(0.3, 0.4, 0.3))
     year_ago = year_ago_window = None
     if period in ("quarterly", "annual"):

@@ -15,7 +15,7 @@ from ..voice import VoiceFacts, voice_from_frame
 from .figures import channel_section, headline_of, kpi_changes, trend_section
 from .frames import brand_rows, counts_of, facts_from_frame, prepare
 from .health import health_section
-from .languages import language_rows, shows_table
+from .languages import language_rows, shows_table, unscored_sentence
 from .phrases import phrase_section
 from .quotes import most_influential, most_negative, praise_section
 from .responses import Responses
@@ -156,6 +156,7 @@ def summarize_facts(
         unscored=c_cur.unscored,
         languages=languages,
         show_languages=shows_table(languages),
+        unscored_note=unscored_sentence(languages) + ("." if c_cur.unscored else ""),
         trend=trend_section(cur, window),
         channels=channel_rows,
         topics=topic_rows,

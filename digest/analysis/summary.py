@@ -39,6 +39,9 @@ MAX_PRAISE_TOPICS = 6
 MAX_HEALTH_ROWS = 8
 
 
+MAX_LANGUAGES = 8  # rows of the "Languages" table (the JSON has every language)
+
+
 QUOTE_CHARS = 240
 
 
@@ -340,6 +343,7 @@ class Summary:
     unscored: int = 0  # mentions in a language the classifier cannot score (in volume, not in the shares)
     languages: tuple[LanguageRow, ...] = ()  # every language of the period, most mentions first
     show_languages: bool = False  # the "Languages" table: more than one language was written in
+    unscored_note: str = ""  # data health: "212 mentions in Japanese and Korean could not be scored." or ""
 
     @property
     def kpis(self) -> tuple[Kpi, ...]:
