@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -291,3 +291,46 @@ def test_a_post_two_sources_deliver_is_credited_by_sources_yaml_order_in_every_r
         store.close()
     # the rollups moved with the credit: no channel counts a post twice
     assert facts.counts[facts.counts["n"] != 0].groupby("channel")["n"].sum().to_dict() == {"blog": 4}
+
+
+# -- the per-source deadline, through the real command ---------------------------------------------------------
+
+
+def test_each_source_has_a_deadline_of_four_timeouts_and_at_least_a_minute(
+        tmp_path: Path, clean_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """README: a deadline per source of 4 x `timeout`, at least 60 s. A 503 or 429 asking for a pause is retried when
+    the pause still fits in the deadline, and refused (named) when it does not -- whatever the request timeout."""
+    asked: dict[str, int] = {}
+
+    def busy_then_ok(code: int, retry_after: int) -> Callable[[BaseHTTPRequestHandler], None]:
+        def route(h: BaseHTTPRequestHandler) -> None:
+            n = asked[h.path] = asked.get(h.path, 0) + 1
+            if n == 1:
+                send(h, code, b"busy", "text/plain", {"Retry-After": str(retry_after)})
+            else:
+                send(h, 200, feed_xml(complaints(h.path.strip("/"), 2)), "application/rss+xml")
+        return route
+
+    with serving() as server:
+        for path, code, pause in [("/short", 503, 5), ("/long", 429, 61), ("/longer", 429, 81)]:
+            server.route(path, busy_then_ok(code, pause))
+        project = write_project(tmp_path / "p", [
+            # timeout 1 s: the deadline is the minute, so a 5 s pause (more than the timeout) is waited for
+            feed_source("Short", server.url("/short"), timeout=1),
+            # ... and a 61 s one is not
+            feed_source("Long", server.url("/long"), timeout=1),
+            # timeout 20 s: 4 x 20 = 80 s, so 81 s does not fit either
+            feed_source("Longer", server.url("/longer"), timeout=20),
+        ])
+        started = time.monotonic()
+        r = run_cli(capsys, "--config", str(project), "ingest")
+        elapsed = time.monotonic() - started
+    got = dict(re.findall(r"^  (\w+) \[twitter\]: (.*)$", r.out, re.MULTILINE))
+    assert r.code == 3, r.out + r.err
+    assert got["Short"] == "ok · 2 items, 2 about the brand"
+    assert got["Long"] == ("error · rate limited (HTTP 429): the server asks to retry after 61 s, "
+                           "more than the time left")
+    assert got["Longer"] == ("error · rate limited (HTTP 429): the server asks to retry after 81 s, "
+                             "more than the time left")
+    assert asked == {"/short": 2, "/long": 1, "/longer": 1}
+    assert 5 <= elapsed < 40  # the short pause was really waited; the long ones were not

@@ -304,7 +304,9 @@ def _attempt(url: str, ctx: FetchContext, *, timeout: float, headers: dict[str, 
         if code == 429:
             raise _Retry("rate limited (HTTP 429)", _retry_after(resp.headers.get("Retry-After")))
         if code in _TRANSIENT:
-            raise _Retry(f"HTTP {code} {resp.reason}".rstrip())
+            # a 503 may say when to come back (RFC 9110 10.2.3); without a usable one, the usual backoff
+            after = _retry_after(resp.headers.get("Retry-After"))
+            raise _Retry(f"HTTP {code} {resp.reason}".rstrip(), None if math.isinf(after) else after)
         if not 200 <= code < 300:
             raise SourceError(f"HTTP {code} {resp.reason}".rstrip() + _hint(code))
         body = _read_body(resp, stop, timeout, max_bytes)
