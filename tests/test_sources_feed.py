@@ -82,9 +82,12 @@ def test_feed_file(case: Path, mode: str, server: LocalServer, session: requests
     expected_file = FEEDS / f"{case.name}.expected.json"
     stored = json.loads(expected_file.read_text()) if expected_file.exists() else {"source": {}}
     got = as_dict(fetch_case(case, mode, server, session, stored["source"]))
-    if os.environ.get("DIGEST_REGEN_FEEDS") and mode == "path":
-        expected_file.write_text(json.dumps({"source": stored["source"], "expected": got}, indent=2,
-                                            ensure_ascii=False) + "\n")
+    if os.environ.get("DIGEST_REGEN_FEEDS"):
+        # a regenerated file compared with itself proves nothing: write it, and pass no case in this run
+        if mode == "path":
+            expected_file.write_text(json.dumps({"source": stored["source"], "expected": got}, indent=2,
+                                                ensure_ascii=False) + "\n")
+        pytest.skip(f"DIGEST_REGEN_FEEDS: {expected_file.name} written; review `git diff`, then run without it")
     assert got == stored["expected"]
 
 
