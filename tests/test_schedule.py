@@ -352,3 +352,40 @@ def test_sighup_with_an_alias_bomb_keeps_the_configuration_and_sigterm_still_sto
     refused = [ln for ln in lines if "reload: recipients.yaml:" in ln]
     assert len(refused) == 1 and "YAML refused: aliases expand to more than 100,000 values" in refused[0], log
     assert "Traceback" not in log and "MemoryError" not in log
+
+
+def test_sigterm_during_an_ingest_lets_it_finish_and_store_then_exits(tmp_path: Path) -> None:
+    """The signal arrives while the ingest waits for a slow source: the job finishes (its mention is stored,
+    its source's status recorded), no new job starts, and the process exits 0 -- not killed mid-write."""
+    reached = threading.Event()
+    release = threading.Event()
+    published = (datetime.now(UTC) - timedelta(hours=2)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    rss = RSS.replace(b"Tue, 14 Apr 2026 12:00:00 GMT", published.encode())
+
+    def slow(h: Any) -> None:
+        reached.set()
+        release.wait(30)
+        send(h, 200, rss, "application/rss+xml")
+
+    with serving() as server:
+        url = server.route("/slow.xml", slow)
+        write_config(tmp_path, recipients=RECIPIENTS[:1], ingest_every_minutes=1, sources=[
+            {"name": "Slow feed", "kind": "feed", "url": url, "channel": "twitter", "timeout": 60}])
+        with _serve(tmp_path, tmp_path / "outbox") as (proc, lines):
+            assert reached.wait(60), "".join(lines)
+            proc.send_signal(signal.SIGTERM)  # mid-fetch: the ingest job is running
+            time.sleep(1.0)
+            assert proc.poll() is None, "".join(lines)  # it waits for the running job
+            release.set()
+            proc.wait(timeout=60)
+    log = "".join(lines)
+    assert proc.returncode == 0, log
+    assert "signal 15: stopping after the running jobs" in log
+    assert "Traceback" not in log
+    store = Store.open(f"sqlite:///{tmp_path / 'digest.sqlite3'}")
+    try:
+        assert store.count_mentions() == 1
+        [health] = [h for h in store.health() if h.name == "Slow feed"]
+        assert health.last_error is None
+    finally:
+        store.close()
