@@ -119,17 +119,37 @@ def account_key(name: str) -> str:
     return key.split("@", 1)[0].strip()
 
 
+# Scripts written without spaces between words (Japanese kana and kanji, Chinese, Thai) and Korean hangul,
+# whose particles attach to the noun before them ("아크메항공이"): a name in them has no word boundary to
+# look for, and a letter of theirs next to a Latin name is a boundary ("Acmeの遅延").
+_UNSPACED = ("\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf"
+             "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f")
+_UNSPACED_CHAR = re.compile(f"[{_UNSPACED}]")
+# a word character of a script that separates words with spaces: what a Latin name may not touch
+_SPACED_WORD = f"[^\\W{_UNSPACED}]"
+
+
 def matches_brand(text: str, keywords: list[str], exclude: list[str]) -> bool:
-    """True if `text` names one of `keywords` (none given: everything) and none of `exclude`."""
-    folded = text.casefold()
-    if any(_contains(folded, x.casefold()) for x in exclude):
+    """True if `text` names one of `keywords` (none given: everything) and none of `exclude`.
+
+    Text and keywords are compared casefolded and NFKC-normalised (full-width "Ａｃｍｅ" and half-width
+    katakana are the letters they stand for). A keyword edge that is a letter or digit of a spaced script
+    must not touch another such character ("acme" is not in "acmeister" nor "acme2"); a keyword in an
+    unspaced script is found anywhere ("アクメエア" in "アクメエアの遅延がひどい").
+    """
+    folded = _fold(text)
+    if any(_contains(folded, _fold(x)) for x in exclude):
         return False
-    return not keywords or any(_contains(folded, k.casefold()) for k in keywords)
+    return not keywords or any(_contains(folded, _fold(k)) for k in keywords)
+
+
+def _fold(text: str) -> str:
+    return text.casefold() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
 
 
 def _contains(folded: str, needle: str) -> bool:
-    # word boundaries where the keyword starts/ends with a word character ("acme" not in "acmeister"),
-    # plain substring for "@acmeair" / "#acmeair" style handles
-    left = r"(?<!\w)" if needle[:1].isalnum() else ""
-    right = r"(?!\w)" if needle[-1:].isalnum() else ""
+    # word boundaries where the keyword starts/ends with a word character of a spaced script,
+    # plain substring for "@acmeair" / "#acmeair" style handles and for names in unspaced scripts
+    left = f"(?<!{_SPACED_WORD})" if needle[:1].isalnum() and not _UNSPACED_CHAR.match(needle[:1]) else ""
+    right = f"(?!{_SPACED_WORD})" if needle[-1:].isalnum() and not _UNSPACED_CHAR.match(needle[-1:]) else ""
     return re.search(left + re.escape(needle) + right, folded) is not None
