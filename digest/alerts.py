@@ -64,7 +64,8 @@ def detect_spike(config: Config, store: Store, *, now: datetime) -> Spike | None
     scale = (rules.window_minutes / 60) / base_hours if base_hours else 1.0
     # what the spike says that the usual negatives do not: what grew first, then what the rest of the window's
     # mentions do not say as well (the same finder as the digest's phrases)
-    others = current[current["sentiment"] != "negative"]["text"].tolist()
+    # (scored ones: a text in a language the classifier cannot score may be a complaint as well)
+    others = current[current["sentiment"].isin(["neutral", "positive"])]["text"].tolist()
     found = top_phrases(neg["text"].tolist(), baseline_texts, limit=10, baseline_scale=scale,
                         exclude=[config.sources.brand.name, *config.sources.brand.keywords], background=others)
     phrases = sorted(found, key=lambda p: not p.emerging)[:5]  # stable: the finder's order within each

@@ -26,7 +26,8 @@ from digest.store import Store
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
 CHANNELS = ("twitter", "reddit", "call_center")
-SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
+# "unscored": a mention in a language the classifier cannot score (Japanese here), in volume, not in the shares
+SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive", "unscored")
 FIRST_DAY = date(2024, 1, 1)
 LAST_DAY = date(2026, 4, 30)  # inclusive; later than every --date the tests use, so cut-offs matter
 
@@ -51,7 +52,7 @@ def generate(first: date = FIRST_DAY, last: date = LAST_DAY) -> Iterator[Generat
         n = per_day(d)
         for i in range(n):
             yield Generated(midnight + timedelta(hours=23) * (2 * i + 1) / (2 * n), CHANNELS[i % 3],
-                            SENTIMENTS[(i + d.toordinal()) % 3], d)
+                            SENTIMENTS[(i + d.toordinal()) % len(SENTIMENTS)], d)
         d += timedelta(days=1)
 
 
@@ -66,11 +67,13 @@ def expected(start: datetime, end: datetime, channels: Sequence[str] | None = No
 def as_rows(items: Iterable[Generated]) -> list[tuple[Mention, Classification]]:
     rows = []
     for n, g in enumerate(items):
-        polarity = {"negative": -0.5, "neutral": 0.0, "positive": 0.5}[g.sentiment]
+        polarity = {"negative": -0.5, "neutral": 0.0, "positive": 0.5, "unscored": 0.0}[g.sentiment]
+        text = f"アクメエアの便について、番号 {n}" if g.sentiment == "unscored" else \
+            f"{g.sentiment} words about the flight, number {n}"
         m = Mention(source=f"gen {g.channel}", channel=g.channel, external_id=f"g{n}", url=None, title="",
-                    text=f"{g.sentiment} words about the flight, number {n}", author="someone",
-                    published=g.published)
-        rows.append((m, Classification(g.sentiment, polarity, g.sentiment == "negative", (), polarity)))
+                    text=text, author="someone", published=g.published)
+        rows.append((m, Classification(g.sentiment, polarity, g.sentiment == "negative", (), polarity,
+                                       "ja" if g.sentiment == "unscored" else "en")))
     return rows
 
 

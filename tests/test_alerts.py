@@ -75,6 +75,31 @@ def test_ordinary_volume_is_no_spike(setup: tuple[Path, Store]) -> None:
     assert detect_spike(config, store, now=NOW) is None
 
 
+UNSCORED = Classification("unscored", 0.0, False, (), 0.0, "ja")
+
+
+def unscored_burst(store: Store, n: int, at: datetime, tag: str) -> None:
+    store.add_mentions([(Mention("Social", "twitter", f"{tag}{i}", f"https://x.example/{tag}{i}", "",
+                                 f"アクメエアのアプリがまた落ちた、{tag}{i}回目", "j", at - timedelta(minutes=i + 1)),
+                         UNSCORED) for i in range(n)], fetched=at)
+
+
+def test_unscored_mentions_are_neither_spike_nor_baseline(setup: tuple[Path, Store]) -> None:
+    """Mentions in a language the classifier cannot score (issue 18) may be complaints or not: a burst of them
+    pages nobody, and a week of them does not raise the usual negative rate."""
+    cfg_dir, store = setup
+    config = load_config(cfg_dir)
+    for day in range(1, 7):  # a week of Japanese mentions, 30 a day, in the baseline
+        unscored_burst(store, 30, NOW - timedelta(days=day), f"w{day}-")
+    unscored_burst(store, 40, NOW, "now")  # and 40 in the alert window
+    assert detect_spike(config, store, now=NOW) is None
+    burst(store, 12, NOW, "a")
+    spike = detect_spike(config, store, now=NOW)
+    assert spike is not None and spike.negative == 12
+    assert spike.baseline_per_hour == pytest.approx(55 / (7 * 24 - 1), rel=0.05)  # as without them
+    assert all(e.text.startswith("the acme app crashes") for e in spike.examples)
+
+
 def test_spike_alerts_once_per_episode(setup: tuple[Path, Store], smtp_server: SmtpServer) -> None:
     cfg_dir, store = setup
     config = load_config(cfg_dir)

@@ -37,7 +37,6 @@ from .helpers_cadence import (
     ALL,
     NY,
     RECIPIENTS,
-    SENTIMENTS,
     TOKYO,
     Generated,
     expected,
@@ -173,17 +172,21 @@ def test_json_preview_gives_the_figures_of_every_period(
     assert (doc["start"], doc["end"]) == (e.start.isoformat(), e.end.isoformat())
     cur = _generated(e.start, e.end)
     by = Counter(g.sentiment for g in cur)
+    scored = len(cur) - by["unscored"]  # shares are over scored mentions
     assert doc["kpis"] == {
-        "mentions": len(cur), "negative_share": round(by["negative"] / len(cur), 4),
-        "net_sentiment": round(100 * (by["positive"] - by["negative"]) / len(cur), 1),
+        "mentions": len(cur), "negative_share": round(by["negative"] / scored, 4),
+        "net_sentiment": round(100 * (by["positive"] - by["negative"]) / scored, 1),
         "complaints": by["negative"], "negative": by["negative"], "neutral": by["neutral"],
         "positive": by["positive"]}
+    assert doc["unscored"] == by["unscored"] > 0
+    assert doc["languages"] == {"en": scored, "ja": by["unscored"]}
     assert doc["changes"]["mentions"]["vs_previous"]["previous"] == expected(e.previous_start, e.start)
     channels = {c["channel"]: (c["mentions"], c["negative_share"]) for c in doc["channels"]}
     for channel in ("twitter", "reddit", "call_center"):
         mine = [g for g in cur if g.channel == channel]
         neg = sum(1 for g in mine if g.sentiment == "negative")
-        assert channels[channel] == (len(mine), round(neg / len(mine), 4))
+        scored_here = sum(1 for g in mine if g.sentiment != "unscored")
+        assert channels[channel] == (len(mine), round(neg / scored_here, 4))
 
 
 def test_json_preview_follows_the_recipient_and_writes_files(
@@ -240,7 +243,9 @@ def test_summary_of_every_period_year_ago_and_trend_grain(history: History, peri
     edges = e.bucket_starts + [e.end]
     assert [b.total for b in s.trend.buckets] == [expected(a, b) for a, b in pairwise(edges)]
     assert (s.negative, s.neutral, s.positive) == tuple(
-        sum(1 for g in ALL if e.start <= g.published < e.end and g.sentiment == x) for x in SENTIMENTS)
+        sum(1 for g in ALL if e.start <= g.published < e.end and g.sentiment == x)
+        for x in ("negative", "neutral", "positive"))
+    assert s.unscored == sum(1 for g in ALL if e.start <= g.published < e.end and g.sentiment == "unscored")
 
 
 def test_channel_filter_changes_the_counts(history: History, tmp_path: Path,
