@@ -157,6 +157,14 @@ def _report_ingest(report: IngestReport, quiet: bool) -> tuple[ExitStatus, str]:
     return ExitStatus.PARTIAL if report.failed or report.partial else ExitStatus.OK, report.summary_line()
 
 
+def _progress(quiet: bool) -> Any:
+    """The ingest's progress bar on a terminal (stderr a TTY, not -q); None when piped, in cron or quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from .progress import TerminalProgress  # tqdm only where a person watches
+    return TerminalProgress(sys.stderr)
+
+
 @cli.command()
 @click.option("--source", metavar="NAME", help="Only this source (even if disabled).")
 @pass_ctx
@@ -165,9 +173,12 @@ def ingest(c: Context, source: str | None) -> None:
     from . import pipeline
     config = c.config()
     store = c.store()
+    shown = _progress(c.quiet)
     try:
-        report = pipeline.ingest(config, store, now=datetime.now(UTC), only=source)
+        report = pipeline.ingest(config, store, now=datetime.now(UTC), only=source, progress=shown)
     finally:
+        if shown is not None:
+            shown.close()
         store.close()
     status, summary = _report_ingest(report, c.quiet)
     click.echo(summary)
@@ -323,8 +334,13 @@ def run(c: Context, period: Period | None) -> None:
     config = c.config()
     store, mailer = c.store(), c.mailer()
     now = datetime.now(UTC)
+    shown = _progress(c.quiet)
     try:
-        report = pipeline.ingest(config, store, now=now)
+        try:
+            report = pipeline.ingest(config, store, now=now, progress=shown)
+        finally:
+            if shown is not None:
+                shown.close()
         ingest_status, ingest_summary = _report_ingest(report, c.quiet)
         if not c.quiet:
             click.echo(ingest_summary)

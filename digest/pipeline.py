@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
 from . import periods
@@ -56,7 +57,7 @@ def make_classifier(config: Config) -> Classifier:
 def ingest(config: Config, store: Store, *, now: datetime, only: str | None = None,
            classifier: Classifier | None = None, lock_wait: float = 600.0,
            sessions: Sessions | None = None,
-           workers: int | None = None) -> IngestReport:
+           workers: int | None = None, progress: Progress | None = None) -> IngestReport:
     """Fetch every enabled source (or the one named `only`) concurrently, store new mentions.
 
     One source failing never stops the others: each gives a SourceResult. Raises DigestError if
@@ -64,6 +65,7 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
     parsed, and large batches classified, in worker processes (parallel.ClassifierPool; each worker fetches
     with threads), while this process stores: an ingest uses every core (`workers` processes; default one
     per core; 1: this process only, fetching with threads). Already stored entries are not classified.
+    `progress` hears of each source as its result arrives (name, entries) and of each batch stored.
     """
     specs = [s for s in config.sources.sources if (s.name == only if only else s.enabled)]
     if only and not specs:
@@ -74,14 +76,37 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
     own_sessions = sessions is None
     http = sessions or Sessions(USER_AGENT)
     try:
-        return _ingest(config, store, specs, classifier, http, now=now, lock_wait=lock_wait, workers=workers)
+        return _ingest(config, store, specs, classifier, http, now=now, lock_wait=lock_wait, workers=workers,
+                       progress=progress or _SILENT)
     finally:
         if own_sessions:
             http.close()
 
 
+class Progress(Protocol):
+    """What an ingest tells a progress display (the command line's, on a terminal only)."""
+
+    def start(self, sources: int) -> None: ...
+    def fetched(self, name: str, entries: int) -> None: ...
+    def stored(self, new: int) -> None: ...
+
+
+class _Silent:
+    def start(self, sources: int) -> None:
+        pass
+
+    def fetched(self, name: str, entries: int) -> None:
+        pass
+
+    def stored(self, new: int) -> None:
+        pass
+
+
+_SILENT: Final = _Silent()
+
+
 def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: Classifier, sessions: Sessions, *,
-            now: datetime, lock_wait: float, workers: int | None) -> IngestReport:
+            now: datetime, lock_wait: float, workers: int | None, progress: Progress) -> IngestReport:
     """`ingest` of `specs`, fetched with `sessions`."""
     with store.lock("ingest", wait=lock_wait) as got:
         if not got:
@@ -117,6 +142,7 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
                 if fresh:
                     new += store.add_mentions([(m, c) for (m, _, _), c in zip(fresh, scores(), strict=True)],
                                               fetched=now, by_text=[by_text for _, by_text, _ in fresh], rank=rank)
+                    progress.stored(new)
                 # the brand's own posts (answers), before their sources are recorded as fetched
                 answers = store.add_posts([p for r in finished for p in r.posts], fetched=now)
                 if answers:
@@ -147,6 +173,7 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
             arriving = classifying.fetch_all(specs, states, now, first=store.never_fetched(s.name for s in specs)) \
                 if classifying.fetches else ([found] for found in enumerate(pool.map(one, specs)))
             by_index: dict[int, SourceResult] = {}
+            progress.start(len(specs))
             for group in arriving:
                 for i, result in group:
                     if result.status == "ok":
@@ -155,6 +182,7 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
                                        for m, c in zip(result.mentions, scored, strict=True))
                     done.append(result)
                     by_index[i] = result
+                    progress.fetched(result.name, len(result.mentions))
                     log.info("%s: %s%s%s", result.name, result.status, f" ({result.error})" if result.error else "",
                              "".join(f"; problem: {p}" for p in result.problems))
                 if len(waiting) >= STORE_BATCH or time.monotonic() - since >= STORE_SECONDS:
