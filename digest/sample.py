@@ -463,6 +463,71 @@ def _competitor_items(gen: _Gen) -> list[_Item]:
     return sorted(items, key=lambda i: i.when)
 
 
+# Customers abroad (issue 18): posts in Spanish, French, German, Japanese and Korean, about 4% of the social
+# volume, from a generator of their own (the English sample stays as it was). Spanish, French and German are
+# scored; Japanese and Korean are counted but not scored, so the quick start shows the Languages table and
+# the data-health line. {b} is the brand as such customers write it.
+ABROAD: tuple[tuple[str, float, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("es", 0.55, ("Acme Air", "@AcmeAir", "Acme"), (
+        "{b} perdió mi maleta en {city} y nadie me responde. Un desastre.",
+        "Tres horas de retraso con {b} y ni una explicación. Pésimo servicio.",
+        "{b} me cobró dos veces el asiento, {amt} dólares. Quiero mi reembolso.",
+        "La aplicación de {b} se cierra cada vez que intento hacer el check-in.",
+        "Muy buen vuelo con {b}, la tripulación fue muy amable. ¡Gracias!",
+        "Vuelo puntual a {city} con {b}, todo perfecto.",
+        "¿Alguien sabe si {b} permite cambiar el vuelo sin cargo?",
+    )),
+    ("fr", 0.35, ("Acme Air", "@AcmeAir"), (
+        "{b} a perdu ma valise à {city}, aucune réponse du service client. Inadmissible.",
+        "Vol annulé par {b} sans prévenir, personne pour nous aider à la porte {gate}.",
+        "{b} m'a facturé le siège deux fois. Toujours pas remboursé.",
+        "Équipage adorable sur le vol {fl} de {b}, merci beaucoup !",
+        "Très bon vol avec {b}, à l'heure et confortable.",
+        "Bonjour {b}, comment ajouter un bagage à ma réservation ?",
+    )),
+    ("de", 0.35, ("Acme Air", "@AcmeAir"), (
+        "{b} hat meinen Koffer verloren und seit {n} Tagen keine Antwort. Unmöglich.",
+        "Schon wieder {min} Minuten Verspätung mit {b}. Sehr ärgerlich.",
+        "Die App von {b} stürzt beim Check-in jedes Mal ab.",
+        "Sehr freundliche Crew bei {b}, vielen Dank für den tollen Flug!",
+        "Pünktlich gelandet in {city}, super Service von {b}.",
+        "Hallo {b}, kann ich meinen Flug kostenlos umbuchen?",
+    )),
+    ("ja", 0.3, ("Acme Air", "アクメエア", "アクメエア"), (
+        "{b}の遅延がひどい。{min}分も待たされた。最悪。",
+        "{b}に預けたスーツケースが届かない。連絡もない。",
+        "{b}のアプリがチェックインのたびに落ちる。",
+        "{b}の客室乗務員さん、とても親切でした。ありがとう！",
+        "{b}で{city}へ。定刻通りで快適でした。",
+    )),
+    ("ko", 0.2, ("Acme Air", "아크메항공", "아크메 항공"), (
+        "{b} 또 지연이에요. {min}분째 기다리는 중.",
+        "{b}이 제 짐을 잃어버렸어요. 답변도 없어요.",
+        "{b} 승무원분들 정말 친절했어요. 감사합니다!",
+        "{b} 앱이 체크인할 때마다 꺼져요.",
+    )),
+)
+ABROAD_SEED = 2_000_003
+# how such posts end (the store folds identical texts of a channel into one: people word things differently)
+ABROAD_CLOSERS = {
+    "es": ("", " Vuelo {fl}.", " Desde {city}.", " #viajes", " Puerta {gate}.", " Otra vez."),
+    "fr": ("", " Vol {fl}.", " Départ de {city}.", " #voyage", " Porte {gate}.", " Encore."),
+    "de": ("", " Flug {fl}.", " Ab {city}.", " #reisen", " Gate {gate}.", " Schon wieder."),
+    "ja": ("", " {fl}便。", " {city}発。", " #旅行", " {gate}番ゲート。", ""),
+    "ko": ("", " {fl}편.", " {city} 출발.", " #여행", " {gate} 게이트.", ""),
+}
+
+
+def _abroad_items(gen: _Gen) -> list[_Item]:
+    """The posts of customers abroad (ABROAD)."""
+    items = []
+    for code, per_day, forms, templates in ABROAD:
+        for t in gen.times(per_day, SOCIAL_HOURS, SOCIAL_WEEK):
+            template = gen.rng.choice(templates) + gen.rng.choice(ABROAD_CLOSERS[code])
+            items.append(_Item(t, gen.fill(template, brand=gen.rng.choice(forms))))
+    return sorted(items, key=lambda i: i.when)
+
+
 def _rfc822(when: datetime) -> str:
     return format_datetime(when, usegmt=True)
 
@@ -485,6 +550,11 @@ def _social_rss(gen: _Gen) -> str:
     for i, item in enumerate(_competitor_items(others)):
         handle = others.rng.choice(HANDLES)
         link = f"https://social.example/{handle}/status/{1_800_000_000_000 + i * 7919}"
+        items.append(_rss_item(item.text, link, escape(item.text), f"@{handle}", item.when, link))
+    abroad = _Gen(ABROAD_SEED, gen.now, gen.days)
+    for i, item in enumerate(_abroad_items(abroad)):
+        handle = abroad.rng.choice(HANDLES)
+        link = f"https://social.example/{handle}/status/{1_900_000_000_000 + i * 7919}"
         items.append(_rss_item(item.text, link, escape(item.text), f"@{handle}", item.when, link))
     return _rss("Acme Air on social media", "https://social.example/search?q=acme+air", gen.now, items)
 
