@@ -11,15 +11,18 @@ from datetime import UTC, datetime, timedelta
 from .analysis import Spike, channel_label, to_quotes
 from .analysis.phrases import top_phrases
 from .analysis.quotes import distinct
+from .analysis.responses import overdue_alert
 from .config import Config
 from .errors import DigestError
 from .mailer import Mailer, build_message
-from .render import Templates, render_alert
+from .models import BRAND, Unanswered
+from .render import Templates, render_alert, render_unanswered
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 EPISODE_KEY = "alert_episode_last_seen"
+UNANSWERED_KEY = "unanswered:"  # + mention id: the ledger key of a complaint sent to a recipient
 # Baseline negative texts sampled for phrase comparison (enough for rates, cheap to read).
 BASELINE_SAMPLE = 5000
 
@@ -30,6 +33,10 @@ class AlertOutcome:
     sent: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
     note: str = ""
+    # the "still unanswered" alert: (recipient, complaint) pairs due this check, recipients sent to, failures
+    overdue: tuple[tuple[str, Unanswered], ...] = ()
+    unanswered_sent: tuple[str, ...] = ()
+    unanswered_failed: tuple[str, ...] = ()
 
 
 def detect_spike(config: Config, store: Store, *, now: datetime) -> Spike | None:
@@ -82,10 +89,81 @@ def detect_spike(config: Config, store: Store, *, now: datetime) -> Spike | None
 
 def check_alerts(config: Config, store: Store, mailer: Mailer, *, now: datetime, templates: Templates,
                  dry_run: bool = False) -> AlertOutcome:
-    """Detect a spike and alert `alerts.recipients` once per spike (an episode ends when the rate is normal)."""
+    """Detect a spike and alert `alerts.recipients` once per spike (an episode ends when the rate is normal);
+    and, when `alerts.unanswered_after_hours` is set, send each recipient the influential complaints newly
+    overdue for them (each complaint once)."""
     rules = config.sources.alerts
     if rules is None or not rules.recipients:
         return AlertOutcome(None, note="no alerts configured (sources.yaml: alerts.recipients)")
+    outcome = _check_spike(config, store, mailer, now=now, templates=templates, dry_run=dry_run)
+    if rules.unanswered_after_hours is None:
+        return outcome
+    overdue, sent, failed = _check_unanswered(config, store, mailer, now=now, templates=templates,
+                                              dry_run=dry_run)
+    if dry_run:
+        note = f"{outcome.note}; {len(overdue)} complaints would go ({_would_go(overdue)})" if overdue else \
+            f"{outcome.note}; no unanswered complaint would go"
+    else:
+        note = outcome.note
+    return dataclasses.replace(outcome, note=note, overdue=overdue, unanswered_sent=sent, unanswered_failed=failed)
+
+
+def _would_go(overdue: tuple[tuple[str, Unanswered], ...]) -> str:
+    return ", ".join(f"{addr}: mention {u.id}" for addr, u in overdue[:10]) + (" ..." if len(overdue) > 10 else "")
+
+
+def _check_unanswered(config: Config, store: Store, mailer: Mailer, *, now: datetime, templates: Templates,
+                      dry_run: bool) -> tuple[tuple[tuple[str, Unanswered], ...], tuple[str, ...], tuple[str, ...]]:
+    """Each recipient's complaints overdue and not yet sent to them: one email each, through the ledger
+    (key `unanswered:<mention id>` per recipient and complaint: sent once, a failed send retried next check).
+    Returns the (recipient, complaint) pairs due, the recipients sent to and the failures."""
+    rules = config.sources.alerts
+    assert rules is not None and rules.unanswered_after_hours is not None
+    found = store.overdue_complaints(BRAND, now=now, after_hours=rules.unanswered_after_hours,
+                                     min_reach=rules.unanswered_min_reach)
+    due: list[tuple[str, Unanswered]] = []
+    sent: list[str] = []
+    failed: list[str] = []
+    if not found:
+        return (), (), ()
+    if dry_run:
+        due = [(addr, u) for addr in rules.recipients for u in found
+               if store.delivery_status(addr, f"{UNANSWERED_KEY}{u.id}") != "sent"]
+        return tuple(due), (), ()
+    try:
+        with mailer.session() as session:
+            for addr in rules.recipients:
+                claims = [(u, token) for u in found
+                          if (token := store.claim_delivery(addr, f"{UNANSWERED_KEY}{u.id}", now=now)) is not None]
+                if not claims:
+                    continue
+                due.extend((addr, u) for u, _ in claims)
+                try:
+                    alert = overdue_alert(config.sources.brand.name, rules.unanswered_after_hours,
+                                          tuple(u for u, _ in claims), now=now, tz=config.tz)
+                    rendered = render_unanswered(alert, templates=templates)
+                    msg = build_message(rendered, sender=config.recipients.sender, to_name=addr.split("@")[0],
+                                        to_addr=addr, now=now, list_id=f"{config.sources.brand.name} alerts",
+                                        kind="alert")
+                    session.send(msg)
+                except DigestError as exc:
+                    for u, token in claims:
+                        store.finish_delivery(addr, f"{UNANSWERED_KEY}{u.id}", token, now=now, error=str(exc))
+                    failed.append(f"{addr}: {exc}")
+                    continue
+                for u, token in claims:
+                    store.finish_delivery(addr, f"{UNANSWERED_KEY}{u.id}", token, now=now,
+                                          message_id=str(msg["Message-ID"]))
+                sent.append(addr)
+    except DigestError as exc:  # no SMTP session: the claims are left stale and retried later
+        failed.append(str(exc))
+    return tuple(due), tuple(sent), tuple(failed)
+
+
+def _check_spike(config: Config, store: Store, mailer: Mailer, *, now: datetime, templates: Templates,
+                 dry_run: bool) -> AlertOutcome:
+    rules = config.sources.alerts
+    assert rules is not None
     spike = detect_spike(config, store, now=now)
     raw = store.get_meta(EPISODE_KEY)
     episode: dict[str, str] | None = json.loads(raw) if raw else None

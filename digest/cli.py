@@ -365,11 +365,17 @@ def _report_alert(outcome: alerts.AlertOutcome) -> tuple[ExitStatus, str]:
         sp = outcome.spike
         click.echo(f"spike: {sp.negative} negative mentions in {sp.hours * 60:.0f} min "
                    f"(usual {sp.expected:.1f}); phrases: {', '.join(sp.phrases) or '-'}")
-    for line in outcome.failed:
+    for addr, u in outcome.overdue:
+        click.echo(f"unanswered → {addr}: mention {u.id} ({u.channel}, {u.influence:,.0f} reach, "
+                   f"{u.published:%Y-%m-%d %H:%M} UTC)")
+    for line in (*outcome.failed, *outcome.unanswered_failed):
         click.echo(f"  alert failed: {line}")
-    summary = f"alerts: {len(outcome.sent)} sent, {len(outcome.failed)} failed" + (
+    unanswered = (f", unanswered {len(outcome.unanswered_sent)} sent, {len(outcome.unanswered_failed)} failed"
+                  if outcome.unanswered_sent or outcome.unanswered_failed else "")
+    summary = f"alerts: {len(outcome.sent)} sent, {len(outcome.failed)} failed{unanswered}" + (
         f" · {outcome.note}" if outcome.note else "")
-    return ExitStatus.FAILURE if outcome.failed else ExitStatus.OK, summary
+    failure = outcome.failed or outcome.unanswered_failed
+    return ExitStatus.FAILURE if failure else ExitStatus.OK, summary
 
 
 @cli.command()

@@ -171,6 +171,9 @@ class Alerts(_Strict):
     baseline_days: int = Field(default=14, ge=1, le=365)
     min_negative: int = Field(default=5, ge=1)
     ratio: float = Field(default=3.0, gt=1)
+    # an addressed complaint from an author of this reach (or more) still unanswered after this many hours
+    unanswered_after_hours: float | None = Field(default=None, gt=0, le=720)
+    unanswered_min_reach: float = Field(default=1000, ge=0)
 
     @field_validator("recipients")
     @classmethod

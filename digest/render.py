@@ -22,6 +22,7 @@ from premailer import Premailer
 
 from . import formatting
 from .analysis import Capped, Spike, Summary
+from .analysis.responses import OverdueAlert
 from .analysis.summary import MAX_LANGUAGES
 from .errors import RenderError
 from .formatting import plain_line
@@ -218,6 +219,17 @@ def personalize(shared: RenderedDigest, recipient_name: str) -> RenderedDigest |
     if any(slot in part.casefold() for part in (out.subject, out.html, out.text, out.preheader)):
         return None
     return out
+
+
+def render_unanswered(alert: OverdueAlert, *, templates: Templates, recipient_name: str = "") -> RenderedDigest:
+    """Subject, inlined HTML and plain text of a "still unanswered" alert."""
+    context: dict[str, Any] = {"alert": alert, "recipient_name": plain_line(recipient_name, 80)}
+    subject = _subject(templates.render("unanswered.subject.j2", **context))
+    preheader = plain_line(alert.summary_line, 200)
+    context.update(subject=subject, preheader=preheader)
+    html = inline_css(templates.render("unanswered.html.j2", **context))
+    text = _tidy_text(templates.render("unanswered.txt.j2", **context))
+    return RenderedDigest(subject=subject, html=html, text=text, preheader=preheader)
 
 
 def render_alert(spike: Spike, *, templates: Templates, recipient_name: str = "") -> RenderedDigest:

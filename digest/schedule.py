@@ -64,6 +64,10 @@ def build_scheduler(config: Config, store: Store, mailer: Mailer, *, templates: 
             if outcome.spike is not None:
                 log.warning("spike: %d negative mentions; alerts sent to %s", outcome.spike.negative,
                             ", ".join(outcome.sent) or "nobody new")
+            if outcome.unanswered_sent:
+                log.warning("unanswered complaints: alerts sent to %s", ", ".join(outcome.unanswered_sent))
+            for line in (*outcome.failed, *outcome.unanswered_failed):
+                log.error("alert failed: %s", line)
         except DigestError as exc:
             log.error("alert: %s", exc)
 

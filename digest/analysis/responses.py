@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..formatting import channel_label, compact, percent, plain_line, time_ago
-from ..models import ResponseCounts, ResponseFacts
+from ..models import ResponseCounts, ResponseFacts, Unanswered
+from ..text import safe_url
 from .figures import count_change, points_change
 from .summary import QUOTE_CHARS, Capped, Change
 
@@ -116,17 +117,46 @@ def response_section(cur: ResponseFacts, prev: ResponseFacts | None, against: st
         if total.median_minutes is not None and prev.total.median_wait_minutes is not None:
             median_change = count_change(total.median_minutes, prev.total.median_wait_minutes, against, up="bad")
     as_of = cur.as_of.astimezone(tz)
-    waiting = tuple(
-        WaitingQuote(u.id, plain_line(u.text, QUOTE_CHARS), u.url, u.channel, channel_label(u.channel),
-                     plain_line(u.author, 80), u.published.astimezone(tz),
-                     f"{u.published.astimezone(tz):%a} {u.published.astimezone(tz).day} "
-                     f"{u.published.astimezone(tz):%b %H:%M}",
-                     time_ago(max(cur.as_of - u.published, timedelta(0))), u.influence,
-                     f"{compact(u.influence)} reach" if u.influence > 0 else "")
-        for u in cur.unanswered)
+    waiting = tuple(waiting_quote(u, cur.as_of, tz) for u in cur.unanswered)
     return Responses(can_show, as_of, f"as of {as_of:%a} {as_of.day} {as_of:%b %H:%M %Z}", total, rate_change,
                      median_change, tuple(response_row(c) for c in cur.channels),
                      Capped(waiting, cur.unanswered_total))
+
+
+def waiting_quote(u: Unanswered, as_of: datetime, tz: ZoneInfo) -> WaitingQuote:
+    """An unanswered complaint as shown: one clean line of text, local time, how long it has waited by `as_of`."""
+    local = u.published.astimezone(tz)
+    return WaitingQuote(u.id, plain_line(u.text, QUOTE_CHARS), safe_url(u.url), u.channel, channel_label(u.channel),
+                        plain_line(u.author, 80), local, f"{local:%a} {local.day} {local:%b %H:%M}",
+                        time_ago(max(as_of - u.published, timedelta(0))), u.influence,
+                        f"{compact(u.influence)} reach" if u.influence > 0 else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class OverdueAlert:
+    """The "still unanswered" alert: influential complaints nobody answered within the limit (issue 16)."""
+
+    brand: str
+    after_hours: float
+    complaints: tuple[WaitingQuote, ...]
+    generated_at: datetime  # local, aware
+
+    @property
+    def limit_label(self) -> str:
+        h = self.after_hours
+        return f"{h:g} h" if h < 48 else f"{h / 24:.3g} days"
+
+    @property
+    def summary_line(self) -> str:
+        n = len(self.complaints)
+        return (f"{n} complaint{'' if n == 1 else 's'} addressed to {self.brand} still unanswered after "
+                f"{self.limit_label}, most influential first.")
+
+
+def overdue_alert(brand: str, after_hours: float, overdue: tuple[Unanswered, ...], *, now: datetime,
+                  tz: ZoneInfo) -> OverdueAlert:
+    return OverdueAlert(plain_line(brand, 80), after_hours, tuple(waiting_quote(u, now, tz) for u in overdue),
+                        now.astimezone(tz))
 
 
 def quiet_responses(as_of: datetime) -> Responses:

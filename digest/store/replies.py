@@ -24,7 +24,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 MAX_DEPTH = 200  # posts walked up from an answer (a longer thread is a loop or a bot)
 UNANSWERED_SHOWN = 5
+# overdue complaints looked at: turning the alert on must not page for last year's backlog
+OVERDUE_LOOKBACK_DAYS = 7
+OVERDUE_LIMIT = 50  # listed in one alert
 _FLOAT_ID = re.compile(r"^(-?\d+)\.0+$")  # "3.0": a numeric id a spreadsheet or pandas wrote as a float
 
 
@@ -240,6 +243,26 @@ class Replies(StoreBase):
         return ResponseFacts(org, as_of, total, by_channel,
                              tuple(Unanswered(x.id, x.channel, x.url, x.author, x.title, x.text, x.published,
                                               float(x.influence)) for x in listed), unanswered_total)
+
+    def overdue_complaints(self, org: str, *, now: datetime, after_hours: float, min_reach: float,
+                           lookback_days: float = OVERDUE_LOOKBACK_DAYS, limit: int = OVERDUE_LIMIT
+                           ) -> tuple[Unanswered, ...]:
+        """`org`'s addressed complaints of reach `min_reach` or more, published between `after_hours` (plus
+        `lookback_days`) and `after_hours` before `now`, with no answer by `now`: most influential, then
+        longest waiting first."""
+        r, m = responses.c, mentions.c
+        latest = now - timedelta(hours=after_hours)
+        answered = sa.and_(r.answered.is_(True), sa.or_(r.responded.is_(None), r.responded <= now))
+        where = [r.org == org, r.addressed.is_(True), r.complaint.is_(True), sa.not_(answered),
+                 r.published >= latest - timedelta(days=lookback_days), r.published <= latest,
+                 r.influence >= min_reach]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(m.id, m.channel, m.url, m.author, m.title, m.text, m.published, m.influence)
+                .join(responses, r.mention_id == m.id).where(*where)
+                .order_by(r.influence.desc(), r.published, r.mention_id).limit(limit)).all()
+        return tuple(Unanswered(x.id, x.channel, x.url, x.author, x.title, x.text, _utc(x.published),
+                                float(x.influence)) for x in rows)
 
 
 def _address_replies(conn: Connection, org: str, post_key: str) -> None:
