@@ -8,6 +8,7 @@ from ..models import UNSCORED, Classification
 from .cues import known_words, lexicon, words
 from .decide import decide
 from .evidence import collect
+from .grammar import cue_languages
 from .language import SCORED, detect
 from .language import load as load_language
 from .lexicons import vader, vocabulary
@@ -30,6 +31,8 @@ class Classifier:
         # Load (and check) every lexicon now, not on the first mention: TextBlob's loads lazily, and a
         # worker process forked from this one would otherwise read it again on each ingest.
         lexicon()
+        for code in sorted(cue_languages()):
+            lexicon(code)
         known_words()
         vocabulary()
         word_costs()
@@ -43,10 +46,15 @@ class Classifier:
         if language not in SCORED:
             return Classification(sentiment=UNSCORED, polarity=0.0, complaint=False, topics=(), score=0.0,
                                   language=language)
-        polarity = textblob_polarity(text)
-        compound = vader_compound(self._vader, for_vader(text))
         topical: list[bool] = []
-        evidence, stems = collect(text, topical=topical)
+        if language in cue_languages():
+            # VADER and TextBlob read English only: the language's own cues decide alone
+            polarity = compound = 0.0
+            evidence, stems = collect(text, topical=topical, language=language)
+        else:
+            polarity = textblob_polarity(text)
+            compound = vader_compound(self._vader, for_vader(text))
+            evidence, stems = collect(text, topical=topical)
         decision = decide(evidence, compound, polarity)
         topics: tuple[str, ...] = ()
         if self._topics and (decision.complaint or decision.sentiment == "negative"):
@@ -64,7 +72,8 @@ class Classifier:
     def cues(self, text: str) -> list[str]:
         """What decided `text`, for tuning: one line per cue matched ("complaint 1.20 on hold")."""
         trace: list[str] = []
-        collect(text, trace)
+        language = detect(text)
+        collect(text, trace, language=language if language in cue_languages() else "en")
         return trace
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:

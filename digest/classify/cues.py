@@ -6,43 +6,48 @@ import functools
 from collections.abc import Iterable
 from typing import Final
 
-from .lexicons import KINDS, read_lexicon
+from . import grammar as _grammar
+from .lexicons import KINDS, lexicon_path, read_lexicon
 from .tokens import Token, tokens
 
 _PLACEHOLDERS: Final = {"<num>": "2", "<ord>": "3rd", "<money>": "$5"}
 
 
-def phrase_key(phrase: str) -> tuple[str, ...]:
+def phrase_key(phrase: str, language: str = "en") -> tuple[str, ...]:
     """A cue phrase normalized exactly as text is, so that "didn't get" = "did not get".
 
     Raises ValueError for a phrase that text could never match (punctuation or "but" inside).
     """
     text = " ".join(_PLACEHOLDERS.get(w, w) for w in phrase.split())
-    toks = [t for t in tokens(text, frozenset()) if isinstance(t, Token)]
+    found = tokens(text, frozenset()) if language == "en" else _grammar.tokens(text, _grammar.grammar(language))
+    toks = [t for t in found if isinstance(t, Token)]
     if not toks or any(t.boundary for t in toks):
         raise ValueError(f"{phrase!r} is empty or spans a clause boundary")
     return tuple(t.stem for t in toks)
 
 
 @functools.cache
-def lexicon() -> tuple[dict[tuple[str, ...], dict[str, float]], dict[str, int]]:
-    """Every cue phrase -> {kind: weight}, and per first word the longest phrase it starts."""
+def lexicon(language: str = "en") -> tuple[dict[tuple[str, ...], dict[str, float]], dict[str, int]]:
+    """Every cue phrase of a language -> {kind: weight}, and per first word the longest phrase it starts."""
     cues: dict[tuple[str, ...], dict[str, float]] = {}
     longest: dict[str, int] = {}
     for kind in KINDS:
-        for key, value in cue_weights(f"{kind}.txt", read_lexicon(f"{kind}.txt")).items():
+        name = lexicon_path(f"{kind}.txt", language).removeprefix("lexicon/")
+        entries = read_lexicon(f"{kind}.txt", language)
+        for key, value in cue_weights(name, entries, language).items():
             cues.setdefault(key, {})[kind] = value
             longest[key[0]] = max(longest.get(key[0], 0), len(key))
     return cues, longest
 
 
-def cue_weights(name: str, entries: Iterable[tuple[int, float, str]]) -> dict[tuple[str, ...], float]:
+def cue_weights(name: str, entries: Iterable[tuple[int, float, str]], language: str = "en"
+                ) -> dict[tuple[str, ...], float]:
     """One lexicon file's phrases, normalized, -> weight. Spellings that normalize alike ("didn't get",
     "did not get") may be listed apart, but not with different weights: one would silently win."""
     out: dict[tuple[str, ...], tuple[float, int, str]] = {}
     for lineno, value, phrase in entries:
         try:
-            key = phrase_key(phrase)
+            key = phrase_key(phrase, language)
         except ValueError as exc:
             raise ValueError(f"lexicon/{name}:{lineno}: {exc}") from None
         seen = out.get(key)

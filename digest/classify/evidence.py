@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from . import grammar as _grammar
 from .cues import known_words, lexicon
 from .tokens import Token, tokens
 
@@ -80,17 +81,25 @@ def _contrast_sides(toks: Sequence[Token]) -> list[int]:
     return side
 
 
-def collect(text: str, trace: list[str] | None = None, topical: list[bool] | None = None
-            ) -> tuple[Evidence, list[str]]:
+def collect(text: str, trace: list[str] | None = None, topical: list[bool] | None = None,
+            language: str = "en") -> tuple[Evidence, list[str]]:
     """Sum the cue evidence of one text in a single left-to-right pass; also return its stems.
 
     `trace`, if given, receives one line per cue matched: its kind, weight and stems. `topical`, if given,
     receives one flag per stem returned: whether the stem's sentence reports a problem (see _topical).
+    `language` is English ("en") or one of grammar.cue_languages(): its cues, normalization and grammar words.
     """
-    cues, longest = lexicon()
+    cues, longest = lexicon(language)
+    if language == "en":
+        boosters, openers = _BOOSTERS, _OPENERS
+        found = tokens(text, known_words())
+    else:
+        g = _grammar.grammar(language)
+        boosters, openers = g.boosters, frozenset()
+        found = _grammar.tokens(text, g)
     ev = Evidence()
     toks: list[Token] = []
-    for t in tokens(text, known_words()):
+    for t in found:
         if isinstance(t, Token):
             toks.append(t)
             continue
@@ -108,7 +117,7 @@ def collect(text: str, trace: list[str] | None = None, topical: list[bool] | Non
         if trace is not None:
             trace.append(f"complaint {_INTERROBANG_WEIGHT:.2f} ?!")
     n = len(toks)
-    for k in range(n - 1):  # "not only ... but also" negates nothing
+    for k in range(n - 1 if language == "en" else 0):  # "not only ... but also" negates nothing
         if toks[k].negator and toks[k + 1].stem == "only":
             toks[k] = Token(toks[k].stem, toks[k].emphasis)
     stems = [t.stem for t in toks]
@@ -148,7 +157,7 @@ def collect(text: str, trace: list[str] | None = None, topical: list[bool] | Non
         by_complaint = False  # the negator belongs to a complaint cue: it flips praise only
         if not toks[i].negator:
             for j in range(i - 1, max(-1, i - 1 - _NEGATION_SCOPE), -1):
-                if toks[j].boundary:
+                if toks[j].boundary or toks[j].contrast:
                     break
                 if toks[j].negator and not negator_used[j]:
                     negated, by_complaint, negator_at = True, in_cue[j], j
@@ -156,7 +165,7 @@ def collect(text: str, trace: list[str] | None = None, topical: list[bool] | Non
                         negator_used[j] = True
                     break
         scale = tok.emphasis if length == 1 else max(t.emphasis for t in toks[i : i + length])
-        if i > 0 and toks[i - 1].stem in _BOOSTERS:
+        if i > 0 and toks[i - 1].stem in boosters:
             scale *= _BOOST
         contrast = side[i]
         for kind, weight in match.items():
@@ -200,7 +209,7 @@ def collect(text: str, trace: list[str] | None = None, topical: list[bool] | Non
                 # "can I ...", "is there ..." ask at the start of a sentence; elsewhere the words
                 # are a statement's ("this is the worst", "which is ridiculous")
                 k = i - 1
-                while k >= 0 and toks[k].stem in _OPENERS:
+                while k >= 0 and toks[k].stem in openers:
                     k -= 1
                 if k < 0 or toks[k].boundary:
                     ev.request = True
