@@ -68,7 +68,7 @@ class Grammar:
     boosters: frozenset[str]  # stems
     numbers: frozenset[str]  # folded
     elision: bool
-    stem: Callable[[str], str]
+    stem: Callable[[str], str]  # a folded word's stem; the folder's unstemmed.txt words stay whole
 
 
 def _word_list(name: str, language: str) -> list[list[str]]:
@@ -95,12 +95,13 @@ def cue_languages() -> frozenset[str]:
 def grammar(language: str) -> Grammar:
     """The grammar words and stemmer of a language with a cue folder."""
     algorithm = _SNOWBALL.get(language)
-    if algorithm is not None:
-        stemmer = snowballstemmer.stemmer(algorithm)
-        stem: Callable[[str], str] = functools.lru_cache(maxsize=1 << 16)(stemmer.stemWord)
-    else:
-        def stem(word: str) -> str:
-            return word
+    # words the stemmer would merge with an unrelated cue (Spanish "atentamente", a sign-off, and "atento")
+    unstemmed = frozenset(w for words in _word_list("unstemmed.txt", language) for w in words)
+    snowball = snowballstemmer.stemmer(algorithm) if algorithm is not None else None
+
+    @functools.lru_cache(maxsize=1 << 16)
+    def stem(word: str) -> str:
+        return word if snowball is None or word in unstemmed else str(snowball.stemWord(word))
     boosters = frozenset(stem(words[-1]) for words in _word_list("boosters.txt", language))
     contrast = tuple(sorted((tuple(w) for w in _word_list("contrast.txt", language)), key=len, reverse=True))
     negators = frozenset(w for words in _word_list("negators.txt", language) for w in words)
