@@ -101,15 +101,13 @@ def check_alerts(config: Config, store: Store, mailer: Mailer, *, now: datetime,
     overdue, sent, failed = _check_unanswered(config, store, mailer, now=now, templates=templates,
                                               dry_run=dry_run)
     if dry_run:
-        note = f"{outcome.note}; {len(overdue)} complaints would go ({_would_go(overdue)})" if overdue else \
+        n, who = len({u.id for _, u in overdue}), len({addr for addr, _ in overdue})
+        note = (f"{outcome.note}; {n} unanswered complaint{'' if n == 1 else 's'} would go to {who} "
+                f"recipient{'' if who == 1 else 's'}") if overdue else \
             f"{outcome.note}; no unanswered complaint would go"
     else:
         note = outcome.note
     return dataclasses.replace(outcome, note=note, overdue=overdue, unanswered_sent=sent, unanswered_failed=failed)
-
-
-def _would_go(overdue: tuple[tuple[str, Unanswered], ...]) -> str:
-    return ", ".join(f"{addr}: mention {u.id}" for addr, u in overdue[:10]) + (" ..." if len(overdue) > 10 else "")
 
 
 def _check_unanswered(config: Config, store: Store, mailer: Mailer, *, now: datetime, templates: Templates,

@@ -16,7 +16,7 @@ from digest.models import BRAND, Classification, Mention, OrgPost
 from digest.render import Templates
 from digest.store import Store
 
-from .conftest import SmtpServer
+from .conftest import SmtpServer, run_cli
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 COMPLAINT = Classification("negative", -0.6, True, (), -0.9)
@@ -155,3 +155,28 @@ def test_config_errors_are_located(tmp_path: Path, line: str, where: str) -> Non
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path)
     assert "sources.yaml" in str(err.value) and f"alerts.{where}" in str(err.value)
+
+
+def test_alert_command_reports_unanswered(setup: tuple[Path, Store], smtp_server: SmtpServer,
+                                         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`digest check` accepts the fields; `digest alert --dry-run` lists what would go, `digest alert` sends it
+    and says so in its summary, once."""
+    cfg_dir, store = setup
+    now = datetime.now(UTC)
+    store.add_mentions([(mention("late", now - timedelta(hours=5)), COMPLAINT)], fetched=now)
+    (mid,) = [u.id for u in store.overdue_complaints(BRAND, now=now, after_hours=4, min_reach=1000)]
+    for key, value in smtp_server.env().items():
+        monkeypatch.setenv(key, value)
+    db = store.url.render_as_string(hide_password=False)
+    r = run_cli(capsys, "--config", str(cfg_dir), "check")
+    assert r.code == 0, r.err + r.out
+    r = run_cli(capsys, "--config", str(cfg_dir), "--db", db, "alert", "--dry-run")
+    assert r.code == 0, r.err
+    assert f"unanswered → ceo@acme.example: mention {mid} (twitter, 50,000 reach" in r.out
+    assert "1 unanswered complaint would go to 2 recipients" in r.out and smtp_server.messages == []
+    r = run_cli(capsys, "--config", str(cfg_dir), "--db", db, "alert")
+    assert r.code == 0, r.err
+    assert r.out.strip().endswith("alerts: 0 sent, 0 failed, unanswered 2 sent, 0 failed · no spike")
+    assert len(smtp_server.messages) == 2
+    r = run_cli(capsys, "--config", str(cfg_dir), "--db", db, "alert")
+    assert r.out.strip().endswith("alerts: 0 sent, 0 failed · no spike") and len(smtp_server.messages) == 2
