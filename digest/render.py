@@ -223,21 +223,21 @@ def personalize(shared: RenderedDigest, recipient_name: str) -> RenderedDigest |
 
 def render_unanswered(alert: OverdueAlert, *, templates: Templates, recipient_name: str = "") -> RenderedDigest:
     """Subject, inlined HTML and plain text of a "still unanswered" alert."""
-    context: dict[str, Any] = {"alert": alert, "recipient_name": plain_line(recipient_name, 80)}
-    subject = _subject(templates.render("unanswered.subject.j2", **context))
-    preheader = plain_line(alert.summary_line, 200)
-    context.update(subject=subject, preheader=preheader)
-    html = inline_css(templates.render("unanswered.html.j2", **context))
-    text = _tidy_text(templates.render("unanswered.txt.j2", **context))
-    return RenderedDigest(subject=subject, html=html, text=text, preheader=preheader)
+    return _render_notice("unanswered", templates, recipient_name, alert.summary_line, alert=alert)
 
 
 def render_alert(spike: Spike, *, templates: Templates, recipient_name: str = "") -> RenderedDigest:
     """Subject, inlined HTML and plain text of a negative-spike alert."""
-    context: dict[str, Any] = {"spike": spike, "recipient_name": plain_line(recipient_name, 80)}
-    subject = _subject(templates.render("alert.subject.j2", **context))
-    preheader = plain_line(spike.summary_line, 200)
+    return _render_notice("alert", templates, recipient_name, spike.summary_line, spike=spike)
+
+
+def _render_notice(stem: str, templates: Templates, recipient_name: str, summary_line: str,
+                   **model: Any) -> RenderedDigest:
+    """An alert email from templates `stem`.subject/.html/.txt.j2, given its model (`spike=`, `alert=`)."""
+    context: dict[str, Any] = {**model, "recipient_name": plain_line(recipient_name, 80)}
+    subject = _subject(templates.render(f"{stem}.subject.j2", **context))
+    preheader = plain_line(summary_line, 200)
     context.update(subject=subject, preheader=preheader)
-    html = inline_css(templates.render("alert.html.j2", **context))
-    text = _tidy_text(templates.render("alert.txt.j2", **context))
+    html = inline_css(templates.render(f"{stem}.html.j2", **context))
+    text = _tidy_text(templates.render(f"{stem}.txt.j2", **context))
     return RenderedDigest(subject=subject, html=html, text=text, preheader=preheader)
