@@ -14,6 +14,7 @@ from .analysis.quotes import distinct
 from .analysis.responses import overdue_alert
 from .config import Config
 from .errors import DigestError
+from .formatting import plural
 from .mailer import Mailer, build_message
 from .models import BRAND, Unanswered
 from .render import Templates, render_alert, render_unanswered
@@ -102,8 +103,8 @@ def check_alerts(config: Config, store: Store, mailer: Mailer, *, now: datetime,
                                               dry_run=dry_run)
     if dry_run:
         n, who = len({u.id for _, u in overdue}), len({addr for addr, _ in overdue})
-        note = (f"{outcome.note}; {n} unanswered complaint{'' if n == 1 else 's'} would go to {who} "
-                f"recipient{'' if who == 1 else 's'}") if overdue else \
+        note = (f"{outcome.note}; {plural(n, 'unanswered complaint')} would go to {plural(who, 'recipient')}"
+                ) if overdue else \
             f"{outcome.note}; no unanswered complaint would go"
     else:
         note = outcome.note
@@ -125,8 +126,9 @@ def _check_unanswered(config: Config, store: Store, mailer: Mailer, *, now: date
     if not found:
         return (), (), ()
     if dry_run:
-        due = [(addr, u) for addr in rules.recipients for u in found
-               if store.delivery_status(addr, f"{UNANSWERED_KEY}{u.id}") != "sent"]
+        for addr in rules.recipients:  # one ledger read a recipient
+            states = store.delivery_states(addr, UNANSWERED_KEY)
+            due.extend((addr, u) for u in found if states.get(f"{UNANSWERED_KEY}{u.id}") != "sent")
         return tuple(due), (), ()
     try:
         with mailer.session() as session:

@@ -7,7 +7,7 @@ import dataclasses
 
 import pandas as pd
 
-from ..formatting import number, percent
+from ..formatting import number, percent, plural
 from ..models import UNSCORED
 from ..rollups import NO_LANGUAGE
 
@@ -83,9 +83,9 @@ def unscored_sentence(rows: tuple[LanguageRow, ...]) -> str:
     names = [name for _, name in unscored]
     if len(names) > MAX_NAMED:
         rest = len(names) - MAX_NAMED
-        listed = ", ".join(names[:MAX_NAMED]) + f" and {rest} other language{'s' if rest != 1 else ''}"
+        listed = ", ".join(names[:MAX_NAMED]) + f" and {plural(rest, 'other language')}"
     elif len(names) > 1:
         listed = ", ".join(names[:-1]) + " and " + names[-1]
     else:
         listed = names[0]
-    return f"{number(total)} mention{'s' if total != 1 else ''} in {listed} could not be scored"
+    return f"{plural(total, 'mention')} in {listed} could not be scored"

@@ -12,7 +12,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..formatting import channel_label, compact, percent, plain_line, time_ago
+from ..formatting import channel_label, compact, percent, plain_line, plural, time_ago
 from ..models import ResponseCounts, ResponseFacts, Unanswered
 from ..text import safe_url
 from .figures import count_change, points_change
@@ -148,8 +148,7 @@ class OverdueAlert:
 
     @property
     def summary_line(self) -> str:
-        n = len(self.complaints)
-        return (f"{n} complaint{'' if n == 1 else 's'} addressed to {self.brand} still unanswered after "
+        return (f"{plural(len(self.complaints), 'complaint')} addressed to {self.brand} still unanswered after "
                 f"{self.limit_label}, most influential first.")
 
 
