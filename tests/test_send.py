@@ -7,8 +7,9 @@ import subprocess
 import sys
 import time
 import webbrowser
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time as clock_time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -110,16 +111,29 @@ def test_run_sends_due_digests_once_and_catches_up(ingested: Path, smtp_server: 
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in smtp_server.env().items():
         monkeypatch.setenv(k, v)
+    before = datetime.now(UTC)
     first = run_cli(capsys, "--config", str(ingested), "run")
+    after = datetime.now(UTC)
     assert first.code == 0, first.out + first.err
     n = len(smtp_server.messages)
     assert n >= 4  # every recipient's latest due digests, no history
     keys = [(d["recipient"], d["window_key"]) for d in
             Store.open(project_db_url(ingested)).deliveries()]
     assert len(keys) == len(set(keys)) == n
-    assert len({k for _, k in keys if k.startswith("daily:")}) == 1
+    # Each daily recipient gets the one latest day that is due in their own zone at their own send_at
+    # (CEO 07:00, Head of Service 06:30, both New York): between 06:30 and 07:00 the two differ by a day.
+    for rcpt, send_at in (("ceo@acme.example", clock_time(7, 0)), ("service@acme.example", clock_time(6, 30))):
+        dailies = [k for r, k in keys if r == rcpt and k.startswith("daily:")]
+        due = {_latest_due_daily(t, "America/New_York", send_at) for t in (before, after)}
+        assert len(dailies) == 1 and dailies[0] in due, (rcpt, dailies, due)
     second = run_cli(capsys, "--config", str(ingested), "run")
     assert second.code == 0 and len(smtp_server.messages) == n
+
+
+def _latest_due_daily(now: datetime, zone: str, send_at: clock_time) -> str:
+    local = now.astimezone(ZoneInfo(zone))
+    day = local.date() - timedelta(days=1 if local.time() >= send_at else 2)
+    return f"daily:{day.isoformat()}"
 
 
 def test_preview_writes_html_text_and_eml(ingested: Path, capsys: pytest.CaptureFixture[str]) -> None:
