@@ -67,12 +67,15 @@ def about(text: str, orgs: Sequence[Organisation]) -> About:
     return About(brand, tuple(competitors))
 
 
-def tag(mention: Mention, orgs: Sequence[Organisation], *, brand_filter: bool = True) -> Mention | None:
+def tag(mention: Mention, orgs: Sequence[Organisation], *, brand_filter: bool = True,
+        keep_replies: bool = False) -> Mention | None:
     """The mention with whom it is about recorded; None when it names no organisation.
 
     A mention addressed to an organisation (naming one of its accounts, or a ticket: `addressed_to`, see
     sources/replies.py) is about it. `brand_filter` off (the brand's own call-center export): every entry is
-    about the brand only.
+    about the brand only. `keep_replies`: a reply (`reply_to`) that names nobody is kept about nobody
+    (counted nowhere), for its thread: it may answer an organisation's post that the store holds or will
+    hold (then it is about that organisation, store/replies.py), or carry an answer up to the post above it.
     """
     if not brand_filter:
         found = About(True, ())
@@ -82,7 +85,7 @@ def tag(mention: Mention, orgs: Sequence[Organisation], *, brand_filter: bool = 
         competitors = tuple(o.name for o in orgs
                             if not o.brand and (o.name in named.competitors or o.name in addressed))
         found = About(named.brand or BRAND in addressed, competitors)
-    if not found.anyone:
+    if not found.anyone and not (keep_replies and mention.reply_to):
         return None
     if (mention.about_brand, mention.competitors) == (found.brand, found.competitors):
         return mention
@@ -90,7 +93,7 @@ def tag(mention: Mention, orgs: Sequence[Organisation], *, brand_filter: bool = 
 
 
 def tag_all(mentions: Sequence[Mention], orgs: Sequence[Organisation], *,
-            brand_filter: bool = True) -> tuple[Mention, ...]:
-    """`tag` of each mention, leaving out those about nobody."""
-    tagged = (tag(m, orgs, brand_filter=brand_filter) for m in mentions)
+            brand_filter: bool = True, keep_replies: bool = False) -> tuple[Mention, ...]:
+    """`tag` of each mention, leaving out those about nobody (but replies, with `keep_replies`)."""
+    tagged = (tag(m, orgs, brand_filter=brand_filter, keep_replies=keep_replies) for m in mentions)
     return tuple(m for m in tagged if m is not None)

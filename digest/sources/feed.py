@@ -75,7 +75,7 @@ def fetch(spec: FeedSource, ctx: FetchContext) -> SourceResult:
 
 def _settings_key(spec: FeedSource, ctx: FetchContext) -> str:
     """What decides which of a feed's entries become mentions, as a short hash (see ENTRIES_FOR)."""
-    said = json.dumps([1, spec.preset, spec.brand_filter, ctx.config.sources.brand.model_dump(mode="json")])
+    said = json.dumps([2, spec.preset, spec.brand_filter, ctx.config.sources.brand.model_dump(mode="json")])
     return hashlib.blake2b(said.encode(), digest_size=8).hexdigest()
 
 
@@ -131,9 +131,12 @@ def to_mentions(entries: Iterable[Entry], spec: FeedSource, ctx: FetchContext,
             continue
         seen.add(mention.external_id)
         out.append(mention)
-    customers, posts = split_posts(out, orgs_of(ctx.config.sources))
-    # kept when about the brand or a competitor (named, or addressed), with whom it is about
-    return list(tag_all(customers, organisations(ctx.config.sources), brand_filter=spec.brand_filter)), posts
+    orgs = orgs_of(ctx.config.sources)
+    customers, posts = split_posts(out, orgs)
+    # kept when about the brand or a competitor (named, or addressed), with whom it is about; replies that
+    # name nobody for their threads, when some organisation's answers can be told (organisations.tag)
+    return list(tag_all(customers, organisations(ctx.config.sources), brand_filter=spec.brand_filter,
+                        keep_replies=bool(orgs))), posts
 
 
 def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:

@@ -208,9 +208,12 @@ def on_brand(mentions: list[Mention], brand_filter: bool, ctx: FetchContext) -> 
     """The mentions about the brand or a competitor, each with whom it is about (digest/organisations.py);
     all of them, about the brand, when the source's brand_filter is off.
 
-    A mention addressed to an organisation (naming one of its accounts, a ticket) is about it.
+    A mention addressed to an organisation (naming one of its accounts, a ticket) is about it. When some
+    organisation lists its accounts, replies that name nobody are kept too, about nobody, for their threads
+    (organisations.tag).
     """
-    return tag_all(mentions, organisations(ctx.config.sources), brand_filter=brand_filter)
+    return tag_all(mentions, organisations(ctx.config.sources), brand_filter=brand_filter,
+                   keep_replies=bool(orgs_of(ctx.config.sources)))
 
 
 def customers_and_posts(mentions: list[Mention], brand_filter: bool,

@@ -29,7 +29,7 @@ from ..rollups import (
 from ..text import normalize, text_key
 from ..voice import as_json, competitor_names
 from .base import StoreBase, chunks, insert_missing, reason, shown_url, utc_at
-from .replies import link_mentions, mention_thread_keys
+from .replies import about_whom_they_answer, link_mentions, mention_thread_keys
 from .rollups import add_rollups, remove_rollups
 from .schema import (
     FRAME_COLUMNS,
@@ -155,6 +155,7 @@ class Mentions(StoreBase):
 
     def _add(self, conn: Connection, items: Sequence[tuple[Mention, Classification]], fetched: datetime,
              by_text: Sequence[bool], rank: Mapping[str, int] | None) -> int:
+        items = about_whom_they_answer(conn, items)
         keyed = [(m, c, mention_keys_of(m, by_text=flag)) for (m, c), flag in zip(items, by_text, strict=True)]
         if rank is not None:  # of copies of one post in this batch, the first source's is the one stored
             keyed.sort(key=lambda item: rank.get(item[0].source, len(rank)))

@@ -20,6 +20,7 @@ addressed mentions of the window, not with all mentions.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -27,13 +28,16 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..dates import storage_problem
 from ..models import BRAND, Classification, Mention, OrgPost, ResponseCounts, ResponseFacts, Unanswered
+from ..voice import as_json, competitor_names
 from .base import StoreBase, chunks
-from .schema import mentions, org_posts, responses
+from .rollups import add_rollups, remove_rollups
+from .schema import ROLLUP_COLUMNS, mentions, org_posts, responses
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,36 @@ def mention_thread_keys(m: Mention) -> tuple[str | None, str | None]:
 
 def _wait(published: datetime, responded: datetime) -> float:
     return max(0.0, (responded - published).total_seconds() / 60)
+
+
+def _with_org(about_brand: bool, competitors: tuple[str, ...], org: str) -> tuple[bool, tuple[str, ...]]:
+    """Whom a mention is about once it is known to reply to `org`'s post (a reply to an organisation is
+    addressed to it, hence about it, as a post naming its account is: organisations.tag)."""
+    if org == BRAND:
+        return True, competitors
+    return about_brand, competitors if org in competitors else (*competitors, org)
+
+
+def about_whom_they_answer(conn: Connection, items: Sequence[tuple[Mention, Classification]]
+                           ) -> list[tuple[Mention, Classification]]:
+    """The mentions about to be stored, each also about the organisations whose stored posts it replies to
+    (a follow-up rarely names the brand: the source kept it for its thread, about nobody)."""
+    reply_keys = sorted({r for m, _ in items if (r := mention_thread_keys(m)[1])})
+    parent_org: dict[str, set[str]] = {}
+    for chunk in chunks(reply_keys, 500):
+        for key, org in conn.execute(sa.select(org_posts.c.post_key, org_posts.c.org)
+                                     .where(org_posts.c.post_key.in_(chunk))):
+            parent_org.setdefault(key, set()).add(org)
+    if not parent_org:
+        return list(items)
+    out: list[tuple[Mention, Classification]] = []
+    for m, c in items:
+        about = (m.about_brand, m.competitors)
+        for org in sorted(parent_org.get(mention_thread_keys(m)[1] or "", ())):
+            about = _with_org(*about, org)
+        out.append((m, c) if about == (m.about_brand, m.competitors)
+                   else (dataclasses.replace(m, about_brand=about[0], competitors=about[1]), c))
+    return out
 
 
 def link_mentions(conn: Connection, added: Sequence[tuple[int, Mention, Classification]]) -> None:
@@ -266,13 +300,15 @@ class Replies(StoreBase):
 
 
 def _address_replies(conn: Connection, org: str, post_key: str) -> None:
-    """The mentions replying to `org`'s post `post_key` are addressed to `org`."""
+    """The mentions replying to `org`'s post `post_key` are addressed to `org`, and about it (those stored
+    before the post, about nobody or others, move in the rollups)."""
     m, r = mentions.c, responses.c
     replying = conn.execute(sa.select(m.id, m.published, m.channel, m.complaint, m.influence)
                             .where(m.reply_key == post_key)).all()
     if not replying:
         return
     ids = [x.id for x in replying]
+    _make_about(conn, org, ids)
     have = set(conn.execute(sa.select(r.mention_id).where(r.org == org, r.mention_id.in_(ids))).scalars())
     if have:
         conn.execute(sa.update(responses).where(r.org == org, r.mention_id.in_(sorted(have))).values(addressed=True))
@@ -282,3 +318,27 @@ def _address_replies(conn: Connection, org: str, post_key: str) -> None:
             {"mention_id": x.id, "org": org, "published": x.published, "channel": x.channel, "complaint": x.complaint,
              "influence": x.influence, "addressed": True, "answered": False, "responded": None, "wait_minutes": None}
             for x in new])
+
+
+def _make_about(conn: Connection, org: str, ids: Sequence[int]) -> None:
+    """The stored mentions `ids` are about `org` too: their rows and rollups say so."""
+    before = pd.DataFrame([tuple(x) for x in conn.execute(
+        sa.select(*(mentions.c[c] for c in ROLLUP_COLUMNS)).where(mentions.c.id.in_(list(ids))))],
+        columns=list(ROLLUP_COLUMNS))
+    changed: list[tuple[int, bool, tuple[str, ...]]] = []
+    for mid, was_brand, was_competitors in zip(before["id"], before["about_brand"], before["competitors"],
+                                               strict=True):
+        have = (bool(was_brand), competitor_names(was_competitors))
+        want = _with_org(*have, org)
+        if want != have:
+            changed.append((int(mid), *want))
+    if not changed:
+        return
+    moved = before[before["id"].isin([mid for mid, _, _ in changed])].reset_index(drop=True)
+    remove_rollups(conn, moved)
+    for mid, about_brand, competitors in changed:
+        conn.execute(sa.update(mentions).where(mentions.c.id == mid)
+                     .values(about_brand=about_brand, competitors=as_json(competitors)))
+    now_about = {mid: (about_brand, as_json(competitors)) for mid, about_brand, competitors in changed}
+    add_rollups(conn, moved.assign(about_brand=[now_about[int(i)][0] for i in moved["id"]],
+                                   competitors=[now_about[int(i)][1] for i in moved["id"]]))
