@@ -146,7 +146,10 @@ def _report_ingest(report: IngestReport, quiet: bool) -> tuple[ExitStatus, str]:
         elif r.status == "not_modified":
             detail = "not modified · unchanged since the last fetch"
         else:
-            detail = f"ok · {r.items_seen} items, {len(r.mentions)} about the brand"
+            # replies naming nobody are kept for their threads (organisations.tag): not about the brand yet
+            threads = sum(1 for m in r.mentions if not m.about_brand and not m.competitors)
+            detail = f"ok · {r.items_seen} items, {len(r.mentions) - threads} about the brand"
+            detail += f", {threads} {'reply' if threads == 1 else 'replies'} kept for their threads" if threads else ""
             # an ok source may carry a warning that lost nothing (bytes repaired)
             detail += f" ({r.error})" if r.error else ""
         # what a source lost (rows skipped, a file unreadable) makes it partial, as a failure would

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import random
 import statistics
@@ -338,3 +339,45 @@ def test_the_digest_json_and_text_say_whether_we_answered(tmp_path: Path, capsys
     assert "DID WE ANSWER?" in text.out and "75%" in text.out and "30 min" in text.out
     html = run_cli(capsys, "--config", str(tmp_path), "preview", "weekly", "--date", "2026-11-12")
     assert "Did we answer?" in html.out and "3 of 4 addressed" in html.out
+
+
+def test_a_mention_credited_to_another_source_moves_channel_in_the_figures(store: Store) -> None:
+    """The same post from two sources: credited to the first in sources.yaml, its answer counted in that
+    source's channel (the responses rows follow the credit as the rollups do)."""
+    def copy(source: str, channel: str) -> Mention:
+        return Mention(source, channel, f"{source}-1", "https://x.example/p/1", "", "@AcmeAirHelp bag lost",
+                       "c1", T0, scope=source, addressed_to=(BRAND,))
+
+    rank = {"first": 0, "second": 1}
+    store.add_mentions([(copy("second", "reddit"), NEGATIVE)], fetched=LATER, rank=rank)
+    store.add_mentions([(copy("first", "twitter"), NEGATIVE)], fetched=LATER, rank=rank)
+    facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=LATER)
+    assert [(c.channel, c.addressed) for c in facts.channels] == [("twitter", 1)]
+    assert store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=LATER, channels=["reddit"]
+                                ).total.addressed == 0
+
+
+def test_a_mention_stored_before_its_thread_was_known_is_matched_when_seen_again(store: Store, db_url: str) -> None:
+    """Mentions stored before threads were tracked (no post key), or before reply_to and brand.accounts were
+    configured, are matched with their answers when their source serves them again."""
+    old = Mention("care", "twitter", "1", None, "", "@AcmeAirHelp my bag never arrived", "c1", T0, scope="care")
+    unmapped = Mention("care", "twitter", "3", None, "", "@AcmeAirHelp still nothing", "c1",
+                       T0 + timedelta(minutes=30), scope="care")
+    store.add_mentions([(old, NEGATIVE), (unmapped, NEGATIVE)], fetched=LATER)
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:  # as a version before threads left the first one
+        conn.execute(sa.text("UPDATE mentions SET post_key = NULL WHERE external_id = '1'"))
+    engine.dispose()
+    store.add_posts([_answer("2", T0 + timedelta(minutes=10), "1"), _answer("4", T0 + timedelta(minutes=50), "3")],
+                    fetched=LATER)
+    day = (T0, T0 + timedelta(days=1))
+    assert store.response_facts(BRAND, *day, as_of=LATER).total.addressed == 0
+    # the next ingest reads the export again, now with accounts and reply_to configured
+    again = [dataclasses.replace(old, addressed_to=(BRAND,)),
+             dataclasses.replace(unmapped, reply_to="2", addressed_to=(BRAND,))]
+    assert store.add_mentions([(m, NEGATIVE) for m in again], fetched=LATER) == 0
+    facts = store.response_facts(BRAND, *day, as_of=LATER)
+    # 1 answered after 10 min; 3 after 20 min by its own answer (and it is below 1's answer, in its thread)
+    assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (2, 2, 15.0)
+    store.seen_again([(m, True) for m in again])  # seen once more: nothing changes
+    assert store.response_facts(BRAND, *day, as_of=LATER).total == facts.total

@@ -213,7 +213,9 @@ def test_the_digest_shows_what_the_conversations_show(tmp_path: Path, capsys: py
     # two exports, ingested one after the other: a thread's posts are split between them at random
     half = len(rows) // 2
     write_csv(folder / "twcs-1.csv", rows[:half])
-    assert run_cli(capsys, "--config", str(tmp_path), "ingest").code == 0
+    first = run_cli(capsys, "--config", str(tmp_path), "ingest")
+    assert first.code == 0 and re.search(r"care \[twitter\]: ok · \d+ items, \d+ about the brand, \d+ replies kept "
+                                         r"for their threads\n", first.out), first.out
     write_csv(folder / "twcs-2.csv", rows[half:])
     assert run_cli(capsys, "--config", str(tmp_path), "ingest").code == 0
     for (start, end), day in zip(WEEKS[:2], ("2017-11-01", "2017-11-08"), strict=True):

@@ -29,7 +29,7 @@ from ..rollups import (
 from ..text import normalize, text_key
 from ..voice import as_json, competitor_names
 from .base import StoreBase, chunks, insert_missing, reason, shown_url, utc_at
-from .replies import about_whom_they_answer, link_mentions, mention_thread_keys
+from .replies import about_whom_they_answer, link_mentions, mention_thread_keys, relink_seen
 from .rollups import add_rollups, remove_rollups
 from .schema import (
     FRAME_COLUMNS,
@@ -40,6 +40,7 @@ from .schema import (
     mention_sources,
     mentions,
     mentions_frame,
+    responses,
 )
 
 log = logging.getLogger(__name__)
@@ -309,6 +310,8 @@ def _seen_again(conn: Connection, found: Sequence[tuple[Mention, Sequence[str]]]
              if mid in stored and (mid, m.source) not in recorded}
     fresh |= {(mid, stored[mid]) for mid, _ in fresh}  # stores written before sources were recorded
     insert_missing(conn, mention_sources, [{"mention_id": mid, "source": s} for mid, s in sorted(fresh)])
+    relink_seen(conn, {mid: next((m for m in ms if m.source == stored[mid]), ms[0])
+                       for mid, ms in copies.items() if mid in stored})
     if rank is None:
         return
     last = len(rank)
@@ -337,5 +340,7 @@ def _credit(conn: Connection, moves: Mapping[int, Mention]) -> None:
         if m.url:
             values["url"] = m.url
         conn.execute(sa.update(mentions).where(mentions.c.id == mid).values(**values))
+        # the response figures by channel follow the credit too
+        conn.execute(sa.update(responses).where(responses.c.mention_id == mid).values(channel=m.channel))
     after = before.assign(channel=[moves[int(i)].channel for i in before["id"]])
     add_rollups(conn, after)

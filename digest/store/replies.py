@@ -24,7 +24,7 @@ import dataclasses
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,6 +146,42 @@ def link_mentions(conn: Connection, added: Sequence[tuple[int, Mention, Classifi
         conn.execute(sa.insert(responses), rows)
     for org, at, key in walks:
         pass_up(conn, org, at, key)
+
+
+def relink_seen(conn: Connection, copies: Mapping[int, Mention]) -> None:
+    """Stored mentions seen again (id -> the copy just read) whose thread the store lacks: stored before
+    threads were tracked (no post key), before `reply_to` was mapped, or before brand.accounts named the
+    accounts they address. Their keys are filled in and their responses rows made again, as for a new
+    mention; the copy's `about` is not applied (the rollups keep what they counted)."""
+    wanted = {mid: m for mid, m in copies.items() if m.external_id}
+    if not wanted:
+        return
+    m, r = mentions.c, responses.c
+    stale: dict[int, tuple[str | None, str | None]] = {}
+    for chunk in chunks(sorted(wanted), 500):
+        rows = conn.execute(sa.select(m.id, m.post_key, m.reply_key, m.complaint).where(m.id.in_(chunk))).all()
+        addressed: dict[int, set[str]] = {}
+        if any(wanted[x.id].addressed_to for x in rows):
+            for mid, org in conn.execute(sa.select(r.mention_id, r.org)
+                                         .where(r.mention_id.in_(chunk), r.addressed.is_(True))):
+                addressed.setdefault(int(mid), set()).add(str(org))
+        for x in rows:
+            copy = wanted[x.id]
+            post_key, reply_key = mention_thread_keys(copy)
+            if (x.post_key is None and post_key) or (x.reply_key is None and reply_key) \
+                    or not set(copy.addressed_to) <= addressed.get(x.id, set()):
+                stale[x.id] = (post_key or x.post_key, reply_key or x.reply_key)
+    if not stale:
+        return
+    complaint: dict[int, bool] = {}
+    for mid, (post_key, reply_key) in stale.items():
+        conn.execute(sa.update(mentions).where(m.id == mid).values(post_key=post_key, reply_key=reply_key))
+    for chunk in chunks(sorted(stale), 500):
+        complaint.update((int(i), bool(c)) for i, c in conn.execute(sa.select(m.id, m.complaint)
+                                                                    .where(m.id.in_(chunk))))
+        conn.execute(sa.delete(responses).where(r.mention_id.in_(chunk)))
+    link_mentions(conn, [(mid, wanted[mid], Classification("neutral", 0.0, complaint[mid], ()))
+                         for mid in sorted(stale)])
 
 
 def _lower(found: dict[tuple[str, str], datetime], key: tuple[str, str], at: datetime) -> None:
