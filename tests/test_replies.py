@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import random
 import statistics
 from collections.abc import Iterator
@@ -381,3 +382,84 @@ def test_a_mention_stored_before_its_thread_was_known_is_matched_when_seen_again
     assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (2, 2, 15.0)
     store.seen_again([(m, True) for m in again])  # seen once more: nothing changes
     assert store.response_facts(BRAND, *day, as_of=LATER).total == facts.total
+
+
+def test_reddit_comments_answer_their_post(tmp_path: Path, session: requests.Session, store: Store) -> None:
+    """Reddit's comments feed (preset reddit): a comment's link names its post, so the brand account's
+    comment answers the post; which comment a comment answers the feed does not say."""
+    feed = Path(__file__).parent / "feeds" / "atom_reddit_comments.xml"
+    config = make_config(tmp_path, [{"name": "r", "kind": "feed", "url": feed.as_uri(), "channel": "reddit",
+                                     "preset": "reddit"}],
+                         brand={"name": "Acme Air", "keywords": ["acme"], "accounts": ["u/AcmeAirHelp"]})
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session, now=LATER))
+    assert [(p.post.external_id, p.post.reply_to) for p in result.posts] == [("t1_kx01aa", "t3_ghi789")]
+    assert [(m.external_id, m.reply_to, m.addressed_to) for m in result.mentions] == [
+        ("t3_ghi789", "", (BRAND,)), ("t1_kx02bb", "t3_ghi789", ()), ("t1_kx03cc", "t3_ghi789", ())]
+    store.add_mentions([(m, NEGATIVE) for m in result.mentions], fetched=LATER)
+    store.add_posts(result.posts, fetched=LATER)
+    day = datetime(2024, 3, 19, tzinfo=UTC)
+    facts = store.response_facts(BRAND, day, day + timedelta(days=1), as_of=LATER)
+    assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (1, 1, 45.0)
+
+
+def test_a_feed_keeps_the_replies_naming_nobody_only_inside_its_threads(tmp_path: Path,
+                                                                       session: requests.Session) -> None:
+    """Atom threading: a reply naming nobody is kept (about nobody, for its thread) when it answers an entry
+    of the same feed that is kept or is the brand's; a reply to a post the feed does not hold is dropped."""
+    def entry(ident: str, author: str, text: str, to: str = "") -> str:
+        reply = f'<thr:in-reply-to ref="tag:x,2026:{to}"/>' if to else ""
+        return (f"<entry><id>tag:x,2026:{ident}</id><title></title><author><name>{author}</name></author>"
+                f"<updated>2026-11-02T09:0{ident}:00Z</updated>{reply}<content>{text}</content></entry>")
+
+    (tmp_path / "f.xml").write_text(
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        'xmlns:thr="http://purl.org/syndication/thread/1.0"><title>t</title>'
+        + entry("1", "bob", "Acme lost my bag")
+        + entry("2", "AcmeAir", "Sorry Bob, DM us", to="1")
+        + entry("3", "bob", "done, still waiting", to="2")
+        + entry("4", "bob", "and it is cold here", to="3")
+        + entry("5", "eve", "lovely weather", to="9")
+        + entry("6", "eve", "no brand here either") + "</feed>")
+    config = make_config(tmp_path, [{"name": "f", "kind": "feed", "url": "f.xml", "channel": "blogs"}],
+                         brand={"name": "Acme Air", "keywords": ["acme"], "accounts": ["AcmeAir"]})
+    result = fetch_source(config.sources.sources[0], make_ctx(config, session, now=LATER))
+    assert [(m.external_id[-1], m.about_brand) for m in result.mentions] == [("1", True), ("3", False),
+                                                                              ("4", False)]
+
+
+def test_mastodon_api_statuses_from_two_endpoints_match(tmp_path: Path, session: requests.Session,
+                                                        store: Store) -> None:
+    """Mastodon's RSS says nothing of replies; its API does (`in_reply_to_id`). The customers' statuses
+    (a tag timeline) and the brand's (its account's statuses) are two http_json sources on one instance:
+    their ids are the instance's, so the brand's reply matches the status it answers."""
+    from tests.helpers_http import serving
+
+    def status(ident: str, acct: str, at: str, html: str, to: str | None = None) -> dict[str, Any]:
+        return {"id": ident, "created_at": at, "in_reply_to_id": to, "account": {"acct": acct},
+                "content": html, "url": f"https://social.example/@{acct}/{ident}"}
+
+    fields = {"id": "id", "text": "content", "published": "created_at", "author": "account.acct",
+              "url": "url", "reply_to": "in_reply_to_id"}
+    with serving() as server:
+        server.static("/api/v1/timelines/tag/acme", json.dumps([
+            status("1101", "bob@other.example", "2026-11-02T09:00:00.000Z",
+                   '<p><span class="h-card"><a href="https://social.example/@AcmeAir" class="u-url mention">'
+                   "@<span>AcmeAir</span></a></span> my bag is lost</p>"),
+            status("1103", "bob@other.example", "2026-11-02T09:30:00.000Z", "<p>thanks, sent</p>", to="1102"),
+        ]).encode(), "application/json")
+        server.static("/api/v1/accounts/7/statuses", json.dumps([
+            status("1102", "AcmeAir", "2026-11-02T09:20:00.000Z", "<p>@bob so sorry, DM us</p>", to="1101"),
+            status("1104", "AcmeAir", "2026-11-02T10:30:00.000Z", "<p>@bob rebooked</p>", to="1103"),
+        ]).encode(), "application/json")
+        specs = [{"name": name, "kind": "http_json", "url": server.url(path), "channel": "mastodon", "fields": fields}
+                 for name, path in (("tag", "/api/v1/timelines/tag/acme"), ("ours", "/api/v1/accounts/7/statuses"))]
+        config = make_config(tmp_path, specs, brand={"name": "Acme Air", "keywords": ["acme"],
+                                                     "accounts": ["AcmeAir"]})
+        tag, ours = (fetch_source(s, make_ctx(config, session, now=LATER)) for s in config.sources.sources)
+    assert [m.text for m in tag.mentions] == ["@AcmeAir my bag is lost", "thanks, sent"]
+    assert [p.post.external_id for p in ours.posts] == ["1102", "1104"]
+    store.add_posts(ours.posts, fetched=LATER)
+    store.add_mentions([(m, NEGATIVE) for m in tag.mentions], fetched=LATER, by_text=False)
+    facts = store.response_facts(BRAND, T0, T0 + timedelta(days=1), as_of=LATER)
+    # 1101 answered after 20 min; 1103 (replying to the brand, naming nobody) after 60 min
+    assert (facts.total.addressed, facts.total.answered, facts.total.median_wait_minutes) == (2, 2, 40.0)

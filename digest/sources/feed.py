@@ -9,7 +9,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -135,8 +135,28 @@ def to_mentions(entries: Iterable[Entry], spec: FeedSource, ctx: FetchContext,
     customers, posts = split_posts(out, orgs)
     # kept when about the brand or a competitor (named, or addressed), with whom it is about; replies that
     # name nobody for their threads, when some organisation's answers can be told (organisations.tag)
-    return list(tag_all(customers, organisations(ctx.config.sources), brand_filter=spec.brand_filter,
-                        keep_replies=bool(orgs))), posts
+    kept = tag_all(customers, organisations(ctx.config.sources), brand_filter=spec.brand_filter,
+                   keep_replies=bool(orgs))
+    return _in_threads(kept, posts), posts
+
+
+def _in_threads(kept: Sequence[Mention], posts: Sequence[OrgPost]) -> list[Mention]:
+    """`kept` without the replies about nobody whose thread is not in this feed: a comments feed of a whole
+    forum would otherwise store every comment (an export keeps them all: its rows are the brand's own)."""
+    nobody = [m for m in kept if not m.about_brand and not m.competitors]
+    if not nobody:
+        return list(kept)
+    known = {m.external_id for m in kept if m.about_brand or m.competitors} | {p.post.external_id for p in posts}
+    waiting = {id(m): m for m in nobody}
+    grew = True
+    while grew:  # a reply to a reply kept is kept (a thread's middle)
+        grew = False
+        for key, m in list(waiting.items()):
+            if m.reply_to in known:
+                known.add(m.external_id)
+                del waiting[key]
+                grew = True
+    return [m for m in kept if id(m) not in waiting]
 
 
 def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:
@@ -147,7 +167,7 @@ def to_mention(entry: Entry, spec: FeedSource, now: datetime) -> Mention | None:
     external_id = _post_id(entry.id.strip() or entry.link.strip() or text_key(f"{entry.title}\n{text}"))
     # a date ahead of the fetch is clamped, or the entry skipped, for every kind alike (sources.dated)
     published = entry.published or now
-    reply_to = reply_ref(entry.raw)
+    reply_to = reply_ref(entry.raw) or entry.reply_to
     return Mention(source=spec.name, channel=spec.channel, external_id=external_id, url=safe_url(entry.link),
                    title=entry.title, text=text, author=entry.author, published=published,
                    influence=entry.influence, reply_to=_post_id(reply_to) if reply_to else "")

@@ -50,6 +50,7 @@ class Mapper:
     date_format: str | None
     tz: tzinfo  # zone of naive timestamps
     now: datetime
+    scope: str = ""  # where its ids and reply_to are unique (store/replies.thread_key); "": the source's own
 
     def mention(self, record: Mapping[str, Any]) -> Mention | None:
         """The record's Mention, None when its text is empty; raise RowError for a bad date."""
@@ -70,7 +71,7 @@ class Mapper:
             published=published or self.now,
             influence=_number(lookup(record, f.influence)) if f.influence else 0.0,
             reply_to=_scalar(lookup(record, f.reply_to)).strip()[:1024] if f.reply_to else "",
-            scope=self.source,  # an export's ids are its own
+            scope=self.scope or self.source,  # an export's ids are its own
             **self._answer(record),
         )
 

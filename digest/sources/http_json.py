@@ -25,10 +25,23 @@ log = logging.getLogger(__name__)
 ACCEPT = "application/json, */*;q=0.5"
 
 
+def api_scope(spec: HttpJsonSource) -> str:
+    """Where an API's ids are unique: its host (a Mastodon instance's statuses, a Bluesky AppView's posts),
+    so that the brand's posts read from one endpoint match the customers' read from another; the source
+    when the URL names no host."""
+    try:
+        parts = urlsplit(spec.url)
+        host = f"{parts.hostname or ''}:{parts.port or ''}" if parts.hostname else ""
+    except ValueError:  # a port out of range: the fetch says so
+        host = ""
+    return f"api:{host}" if host else spec.name
+
+
 def fetch(spec: HttpJsonSource, ctx: FetchContext, env: Mapping[str, str] | None = None) -> SourceResult:
     """Fetch every page (up to max_pages) and map its items; raise SourceError on failure."""
     headers = secret_headers(spec.headers_from_env, os.environ if env is None else env)
-    mapper = Mapper(spec.name, spec.channel, spec.fields, spec.date_format, ctx.config.tz, ctx.now)
+    mapper = Mapper(spec.name, spec.channel, spec.fields, spec.date_format, ctx.config.tz, ctx.now,
+                    scope=api_scope(spec))
     # only a single-page source can be skipped as unchanged: page 1 of a paged API says little about page 5
     conditional = spec.next_path is None
     url: str | None = spec.url

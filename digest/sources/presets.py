@@ -25,6 +25,7 @@ class Entry:
     published: datetime | None  # aware UTC
     influence: float = 0.0
     raw: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    reply_to: str = ""  # the id of the entry it answers, where a preset can tell (Atom threading wins)
 
 
 Preset = Callable[[Entry], Entry]
@@ -66,11 +67,28 @@ _REDDIT_FOOTER = re.compile(r"\s*submitted\s+by\s+/?u/\S+(?:\s+to\s+/?r/\S+)?.*$
 _REDDIT_LINKS = re.compile(r"\[(?:link|comments)\]")
 
 
+# a comment's link: /r/SUB/comments/POST/SLUG/COMMENT/ (or /comments/POST/comment/COMMENT/)
+_REDDIT_COMMENT = re.compile(r"/r/[^/]+/comments/([a-z0-9]+)/[^/]*/([a-z0-9]+)/?$", re.IGNORECASE)
+
+
+def reddit_post_answered(link: str) -> str:
+    """The id (`t3_POST`, as Reddit's feeds name a post) of the post a comment's link is under; "" for a
+    post's own link. Reddit's feeds do not say which comment a comment answers: only its post is known."""
+    try:
+        path = urlsplit(link).path
+    except ValueError:
+        return ""
+    m = _REDDIT_COMMENT.search(path)
+    return f"t3_{m.group(1).lower()}" if m else ""
+
+
 def reddit(e: Entry) -> Entry:
-    """Reddit: drop the "submitted by /u/x [link] [comments]" footer; author /u/name -> u/name."""
+    """Reddit: drop the "submitted by /u/x [link] [comments]" footer; author /u/name -> u/name; a comment
+    (a comments feed, https://www.reddit.com/r/SUB/comments/POST/.rss) answers its post."""
     text = _REDDIT_LINKS.sub("", _REDDIT_FOOTER.sub("", e.text)).strip()
     author = e.author[1:] if e.author.startswith("/u/") else e.author
-    return dataclasses.replace(e, text=text or e.title, author=author)
+    return dataclasses.replace(e, text=text or e.title, author=author,
+                               reply_to=e.reply_to or reddit_post_answered(e.link))
 
 
 def youtube(e: Entry) -> Entry:
@@ -96,12 +114,14 @@ def _author_from_path(e: Entry, marker: str, fmt: str) -> str:
 
 
 def mastodon(e: Entry) -> Entry:
-    """Mastodon tag/account RSS: no titles, author in the link (https://host/@user/123)."""
+    """Mastodon tag/account RSS: no titles, author in the link (https://host/@user/123). The RSS says
+    nothing of what a status replies to (no in-reply-to); Mastodon's API does (`in_reply_to_id`)."""
     return _titled(dataclasses.replace(e, author=_author_from_path(e, "@", "@{name}@{host}")))
 
 
 def bluesky(e: Entry) -> Entry:
-    """Bluesky profile RSS: no titles, author in the link (https://bsky.app/profile/HANDLE/post/ID)."""
+    """Bluesky profile RSS: no titles, author in the link (https://bsky.app/profile/HANDLE/post/ID). The
+    RSS says nothing of what a post replies to; the API does (`post.record.reply.parent.uri`)."""
     return _titled(dataclasses.replace(e, author=_author_from_path(e, "profile", "@{name}")))
 
 
