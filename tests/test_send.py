@@ -7,7 +7,8 @@ import subprocess
 import sys
 import time
 import webbrowser
-from datetime import UTC, datetime, time as clock_time, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
