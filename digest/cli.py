@@ -147,8 +147,8 @@ def _report_ingest(report: IngestReport, quiet: bool) -> tuple[ExitStatus, str]:
             detail = "not modified · unchanged since the last fetch"
         else:
             # replies naming nobody are kept for their threads (organisations.tag): not about the brand yet
-            threads = sum(1 for m in r.mentions if not m.about_brand and not m.competitors)
-            detail = f"ok · {r.items_seen} items, {len(r.mentions) - threads} about the brand"
+            threads = r.thread_replies
+            detail = f"ok · {r.items_seen} items, {r.about_brand} about the brand"
             detail += f", {threads} {'reply' if threads == 1 else 'replies'} kept for their threads" if threads else ""
             # an ok source may carry a warning that lost nothing (bytes repaired)
             detail += f" ({r.error})" if r.error else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -94,6 +95,31 @@ class SourceResult:
     problems: tuple[str, ...] = ()
     dropped: int = 0  # rows or items skipped, counted in `problems`
     posts: tuple[OrgPost, ...] = ()  # the brand's (and others') own posts: stored as answers, not mentions
+    # one part of a source read in parts (a large export, sources.exports.stream): more of it follows; only
+    # its mentions, posts and `state` (where to go on from once they are stored) count, `items_seen` is the
+    # entries read so far
+    partial: bool = False
+    # the last part of a source read in parts: its mentions over every part (`mentions` holds this part's), and
+    # how many of them are replies kept only for their threads
+    mentions_total: int | None = None
+    threads_total: int | None = None
+
+    @property
+    def thread_replies(self) -> int:
+        """Replies that name nobody, kept for their threads (organisations.tag): about no one yet."""
+        if self.threads_total is not None:
+            return self.threads_total
+        return threads_in(self.mentions)
+
+    @property
+    def about_brand(self) -> int:
+        """How many mentions the source gave about someone (every part's, when it was read in parts)."""
+        return (len(self.mentions) if self.mentions_total is None else self.mentions_total) - self.thread_replies
+
+
+def threads_in(mentions: Sequence[Mention]) -> int:
+    """How many of `mentions` are replies kept only for their threads (about no organisation)."""
+    return sum(1 for m in mentions if not m.about_brand and not m.competitors)
 
 
 @dataclasses.dataclass(frozen=True)

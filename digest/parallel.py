@@ -25,10 +25,10 @@ from types import TracebackType
 from .classify import Classifier
 from .config import Config, SourceSpec
 from .models import Classification, Mention, SourceResult
-from .sources import FetchContext, fetch_source
+from .sources import FetchContext, fetch_source, stream_source
 from .sources.http import Sessions
 
-__all__ = ["POOL_MIN", "ClassifierPool", "classified_text", "classify_for_store", "fetch_one"]
+__all__ = ["POOL_MIN", "ClassifierPool", "classified_text", "classify_for_store", "fetch_one", "stream_one"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,15 @@ def fetch_one(spec: SourceSpec, *, config: Config, state: Mapping[str, str], now
         ctx = FetchContext(session=session, now=now, config=config, state=state,
                            deadline=time.monotonic() + max(60.0, float(getattr(spec, "timeout", 20.0)) * 4))
         return fetch_source(spec, ctx)
+
+
+def stream_one(spec: SourceSpec, *, config: Config, state: Mapping[str, str], now: datetime,
+               sessions: Sessions) -> Iterator[SourceResult]:
+    """`fetch_one` of a source read in parts (sources.STREAMED): its parts, then its result (stream_source)."""
+    with sessions.borrow() as session:
+        ctx = FetchContext(session=session, now=now, config=config, state=state,
+                           deadline=time.monotonic() + max(60.0, float(getattr(spec, "timeout", 20.0)) * 4))
+        yield from stream_source(spec, ctx)
 
 
 def _fetch_group(specs: list[SourceSpec], states: list[dict[str, str]], first: list[bool],

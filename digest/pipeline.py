@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from itertools import chain
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo
 
@@ -27,9 +28,10 @@ from .models import (
     SourceHealth,
     SourceResult,
 )
-from .parallel import ClassifierPool, classified_text, fetch_one
+from .parallel import ClassifierPool, classified_text, fetch_one, stream_one
 from .periods import Period, Window
 from .render import Templates, personalize, render_digest, render_shared_digest
+from .sources import STREAMED
 from .sources.http import Sessions
 from .sources.replies import answers_visible, orgs_of
 from .store import STALE_CLAIM, Store
@@ -64,8 +66,10 @@ def ingest(config: Config, store: Store, *, now: datetime, only: str | None = No
     another ingest holds the store's lock for longer than `lock_wait` seconds. Sources are fetched and
     parsed, and large batches classified, in worker processes (parallel.ClassifierPool; each worker fetches
     with threads), while this process stores: an ingest uses every core (`workers` processes; default one
-    per core; 1: this process only, fetching with threads). Already stored entries are not classified.
-    `progress` hears of each source as its result arrives (name, entries) and of each batch stored.
+    per core; 1: this process only, fetching with threads). Exports are read in this process, a part at a
+    time (sources.STREAMED), each part stored before the next is read. Already stored entries are not
+    classified. `progress` hears of each source as its result arrives (name, entries), of each part of an
+    export read (name, rows so far) and of each batch stored.
     """
     specs = [s for s in config.sources.sources if (s.name == only if only else s.enabled)]
     if only and not specs:
@@ -87,12 +91,16 @@ class Progress(Protocol):
     """What an ingest tells a progress display (the command line's, on a terminal only)."""
 
     def start(self, sources: int) -> None: ...
+    def reading(self, name: str, rows: int) -> None: ...  # an export read in parts: `rows` read of it so far
     def fetched(self, name: str, entries: int) -> None: ...
     def stored(self, new: int) -> None: ...
 
 
 class _Silent:
     def start(self, sources: int) -> None:
+        pass
+
+    def reading(self, name: str, rows: int) -> None:
         pass
 
     def fetched(self, name: str, entries: int) -> None:
@@ -169,9 +177,25 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
                 while len(classifying_batches) > 1:
                     store_classified()
 
-            # the workers fetch and parse too when there are any (parsing is CPU bound); else these threads do
-            arriving = classifying.fetch_all(specs, states, now, first=store.never_fetched(s.name for s in specs)) \
-                if classifying.fetches else ([found] for found in enumerate(pool.map(one, specs)))
+            # the workers fetch and parse too when there are any (parsing is CPU bound); else these threads do.
+            # Exports are read here, after the others, a part at a time (sources.STREAMED): a part is stored,
+            # and the export's state with it, before the next is read, so that an ingest holds one part of a
+            # large export and one killed in the middle of a file goes on after the last part stored.
+            whole = [i for i, s in enumerate(specs) if s.kind not in STREAMED]
+            others = [specs[i] for i in whole]
+            if classifying.fetches and others:
+                fetched = classifying.fetch_all(others, states, now, first=store.never_fetched(s.name for s in others))
+            else:
+                fetched = ([found] for found in enumerate(pool.map(one, others)))
+
+            def in_parts() -> Iterator[list[tuple[int, SourceResult]]]:
+                for i, spec in enumerate(specs):
+                    if spec.kind in STREAMED:
+                        for part in stream_one(spec, config=config, state=states.get(spec.name, {}), now=now,
+                                               sessions=sessions):
+                            yield [(i, part)]
+
+            arriving = chain(([(whole[j], r) for j, r in group] for group in fetched), in_parts())
             by_index: dict[int, SourceResult] = {}
             progress.start(len(specs))
             for group in arriving:
@@ -181,8 +205,11 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
                         waiting.extend((m, specs[i].kind == "feed", c)
                                        for m, c in zip(result.mentions, scored, strict=True))
                     done.append(result)
+                    if result.partial:
+                        progress.reading(result.name, result.items_seen)
+                        continue
                     by_index[i] = result
-                    progress.fetched(result.name, len(result.mentions))
+                    progress.fetched(result.name, result.about_brand)
                     log.info("%s: %s%s%s", result.name, result.status, f" ({result.error})" if result.error else "",
                              "".join(f"; problem: {p}" for p in result.problems))
                 if len(waiting) >= STORE_BATCH or time.monotonic() - since >= STORE_SECONDS:

@@ -1,4 +1,5 @@
-"""The ingest's progress on a terminal: a tqdm bar over the sources, with the entries and new mentions so far.
+"""The ingest's progress on a terminal: a tqdm bar over the sources, with the entries and new mentions so far,
+and the rows read of a large export while it is read.
 
 Only where a person watches (stderr is a terminal, not -q); piped output, cron and logs get nothing extra.
 """
@@ -23,6 +24,11 @@ class TerminalProgress:
     def start(self, sources: int) -> None:
         self._bar = tqdm(total=sources, unit="source", desc="ingest", file=self._stream, leave=False,
                          dynamic_ncols=True, mininterval=0.2)
+
+    def reading(self, name: str, rows: int) -> None:
+        """A large export read in parts: the rows read of it so far (the bar counts sources, this shows it moves)."""
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"{name[:30]} · {rows:,} rows read · {self._new:,} new")
 
     def fetched(self, name: str, entries: int) -> None:
         self._entries += entries

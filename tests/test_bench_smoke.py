@@ -19,6 +19,13 @@ EXPECTED = {
         rf"digest ingest into SQLite, 1 process: +{NUMBER} s +{NUMBER} entries/s +ratio {NUMBER}x",
         rf"digest ingest into SQLite, \d+ cores: +{NUMBER} s +{NUMBER} entries/s +ratio {NUMBER}x",
     ],
+    "bench_export_memory.py": [
+        rf"first ingest of 6,000 rows: +{NUMBER} s, peak RSS +{NUMBER} MiB \(largest process\), +{NUMBER} MiB "
+        r"\(process tree, PSS\); 1 source: 1 ok, 0 not modified, 0 failed · 6000 new mentions",
+        rf"re-export of 6,000 rows with one new row: +{NUMBER} s, .* · 1 new mention\n",
+        rf"ratio, 10x the rows / baseline: largest process {NUMBER}x, process tree {NUMBER}x",
+        rf"ratio, re-export with one new row / baseline: largest process {NUMBER}x, process tree {NUMBER}x",
+    ],
     "bench_steady_state.py": [
         rf"steady-state cycle: +{NUMBER} s +\(57 x 304 not modified, 3 x 200; 57 sources not modified; 6 new",
         rf"full re-fetch and re-parse of every feed: +{NUMBER} s +\(60 x 200; 6 new mentions\)",

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from digest.sources.exports import CHUNK_ROWS
+
 from .helpers_cadence import write_config, write_exports
 
 
@@ -83,3 +85,34 @@ def test_piped_output_has_no_bar(project: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     assert "3 sources: 3 ok" in r.stdout
     assert "ingest:" not in r.stderr and "\r" not in r.stdout + r.stderr and "0/3" not in r.stderr
+
+
+@pytest.fixture
+def big_export(tmp_path: Path) -> Path:
+    """One export of 2.5 parts (sources.exports.CHUNK_ROWS rows each); the same text, so it is classified once."""
+    write_config(tmp_path, sources=[{"name": "calls", "kind": "csv", "path": "exports/calls-*.csv",
+                                     "channel": "call_center", "brand_filter": False,
+                                     "fields": {"id": "id", "text": "text", "published": "published"}}],
+                 recipients=[{"name": "Dana", "email": "dana@acme.example", "digests": ["daily"]}])
+    at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    rows = "".join(f"c{i},the flight was fine,{at}\n" for i in range(CHUNK_ROWS * 5 // 2))
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "calls-1.csv").write_text("id,text,published\n" + rows, encoding="utf-8")
+    return tmp_path
+
+
+def test_a_terminal_sees_the_rows_read_of_a_large_export(big_export: Path) -> None:
+    code, drawn = _on_a_terminal(["--config", str(big_export), "ingest"])
+    assert code == 0, drawn
+    assert f"calls · {CHUNK_ROWS:,} rows read" in drawn and f"calls · {2 * CHUNK_ROWS:,} rows read" in drawn, drawn
+    assert "1 source: 1 ok" in drawn and "Traceback" not in drawn
+
+
+def test_piped_output_has_no_rows_read(big_export: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "digest", "--config", str(big_export), "ingest"], env=_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines() == [f"  calls [call_center]: ok · {CHUNK_ROWS * 5 // 2} items, "
+                                     f"{CHUNK_ROWS * 5 // 2} about the brand",
+                                     f"1 source: 1 ok, 0 not modified, 0 failed · {CHUNK_ROWS * 5 // 2} new mentions"]
+    assert r.stderr == ""

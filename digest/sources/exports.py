@@ -3,29 +3,35 @@
 A row that cannot be read (bad date, broken quoting) is skipped, not the file: the result stays "ok"
 and its `problems` name it, such as "2 rows skipped (calls-2024-03.csv line 14: bad date '31/31/2024')"
 (the source is then partial: exit 3).
-Unchanged files (same size and mtime, or same sha256) are not read again; a changed one is read whole,
-the store deduplicates by external_id.
+Unchanged files (same size and mtime, or same sha256) are not read again; a changed one is read again
+from its start, the store deduplicates by external_id.
+
+An export is read in parts (`stream`): CHUNK_ROWS rows at a time, each part with the state to keep once its
+mentions are stored, so that an ingest holds one part of a large export, not all of it, and an ingest killed
+in the middle of a file resumes after the last part stored (the file's state entry then holds `rows`, how
+many records were read, beside its sha256). A CSV file is read as a stream; a JSON file is parsed whole (the
+standard library has no streaming JSON parser), so its size bounds what reading it holds: MAX_FILE_BYTES.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import fnmatch
 import glob
 import hashlib
-import io
 import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from ..config import Config, FieldMap, FileExportSource
 from ..errors import SourceError
-from ..models import Mention, SourceResult
+from ..models import Mention, SourceResult, threads_in
 from ..text import one_line
 from .fields import Mapper, RowError, customers_and_posts, items_list
 from .http import FetchContext, mib
@@ -33,6 +39,10 @@ from .http import FetchContext, mib
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # a month of tickets is large, but not this large
+# Records (rows or items) of an export handed on at a time: what an ingest holds of a large export, and the
+# most an ingest killed in the middle of a file reads again (the store holds every part before it).
+CHUNK_ROWS = 2000
+_BLOCK = 1024 * 1024  # bytes hashed and checked at a time
 _NOTES_SHOWN = 3
 _MAGIC = re.compile(r"[*?[]")
 Record = Mapping[str, Any] | str  # a row or item, or why it cannot be read
@@ -42,35 +52,79 @@ Record = Mapping[str, Any] | str  # a row or item, or why it cannot be read
 class _Outcome:
     """What reading the matched files gave; notes are per-row problems, failures per-file ones."""
 
-    mentions: list[Mention] = dataclasses.field(default_factory=list)
     rows: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
     skipped: int = 0
     failures: list[str] = dataclasses.field(default_factory=list)
     parsed: int = 0
+    kept: int = 0  # mentions handed on in the parts so far (after the brand filter)
+    threads: int = 0  # of them, replies kept only for their threads
+    # the file being read: its state entry (once it is known to need reading) and the records read of it
+    entry: dict[str, Any] | None = None
+    at: int = 0
 
 
 def fetch(spec: FileExportSource, ctx: FetchContext) -> SourceResult:
-    """Read the export files that changed since the last run; raise SourceError if none could be read."""
+    """Read the export files that changed since the last run, in one result (every part of `stream`);
+    raise SourceError if none could be read."""
+    mentions: list[Mention] = []
+    posts: list[Any] = []
+    for part in stream(spec, ctx):
+        mentions.extend(part.mentions)
+        posts.extend(part.posts)
+        if not part.partial:
+            return dataclasses.replace(part, mentions=tuple(mentions), posts=tuple(posts), mentions_total=None,
+                                       threads_total=None)
+    raise AssertionError("stream ends with a result that is not partial")  # pragma: no cover
+
+
+def stream(spec: FileExportSource, ctx: FetchContext, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[SourceResult]:
+    """`fetch` in parts: results with `partial` set, each with the mentions of `chunk_rows` records read and
+    the state to keep once they are stored, then the source's result (the last mentions, the totals, the
+    final state). Raises SourceError (before or between parts) if no file could be read."""
     files = match_files(spec, ctx)
     previous = _load_files_state(ctx.state)
     mapper = Mapper(spec.name, spec.channel, spec.fields, spec.date_format,
                     ZoneInfo(spec.timezone) if spec.timezone else ctx.config.tz, ctx.now)
     out = _Outcome()
+    keys = [_state_key(path, ctx) for path in files]
     seen: dict[str, dict[str, Any]] = {}
-    for path in files:
-        key = _state_key(path, ctx)
-        entry = _read_if_changed(path, spec, previous.get(key), mapper, out)
-        if entry is not None:
-            seen[key] = entry
+    batch: list[Mention] = []
+    read = 0  # records since the last part
+    for n, (path, key) in enumerate(zip(files, keys, strict=True)):
+        for mention in _read_if_changed(path, spec, previous.get(key), mapper, out):
+            read += 1
+            if mention is not None:
+                batch.append(mention)
+            if read >= chunk_rows:
+                # killed after this part is stored, the next run knows the files read, how far this one
+                # was read, and (as before) the files still to come
+                later = {k: previous[k] for k in keys[n + 1:] if k in previous}
+                assert out.entry is not None
+                at = {**later, **seen, key: {**out.entry, "rows": out.at}}
+                yield _part(spec, batch, out, ctx, state={"files": json.dumps(at, sort_keys=True)})
+                batch, read = [], 0
+        if out.entry is not None:
+            seen[key] = out.entry
     state = {"files": json.dumps(seen, sort_keys=True)}
     if out.failures and not out.parsed:
         raise SourceError("; ".join(out.failures))
     if files and not out.parsed and not out.failures:
-        return SourceResult(spec.name, spec.channel, "not_modified", state=state)
-    mentions, posts = customers_and_posts(out.mentions, spec.brand_filter, ctx)
-    return SourceResult(spec.name, spec.channel, "ok", mentions, items_seen=out.rows, state=state,
-                        problems=_problems(out), dropped=out.skipped, posts=posts)
+        yield SourceResult(spec.name, spec.channel, "not_modified", state=state)
+        return
+    mentions, posts = customers_and_posts(batch, spec.brand_filter, ctx)
+    yield SourceResult(spec.name, spec.channel, "ok", mentions, items_seen=out.rows, state=state,
+                       problems=_problems(out), dropped=out.skipped, posts=posts,
+                       mentions_total=out.kept + len(mentions), threads_total=out.threads + threads_in(mentions))
+
+
+def _part(spec: FileExportSource, batch: list[Mention], out: _Outcome, ctx: FetchContext, *,
+          state: dict[str, str]) -> SourceResult:
+    mentions, posts = customers_and_posts(batch, spec.brand_filter, ctx)
+    out.kept += len(mentions)
+    out.threads += threads_in(mentions)
+    return SourceResult(spec.name, spec.channel, "ok", mentions, items_seen=out.rows, state=state, posts=posts,
+                        partial=True)
 
 
 def match_files(spec: FileExportSource, ctx: FetchContext) -> list[Path]:
@@ -126,49 +180,67 @@ def _load_files_state(state: Mapping[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def _read_if_changed(path: Path, spec: FileExportSource, before: Mapping[str, Any] | None, mapper: Mapper,
-                     out: _Outcome) -> dict[str, Any] | None:
-    """Parse `path` into `out` unless unchanged; the file's new state entry (None: retry next time)."""
+                     out: _Outcome) -> Iterator[Mention | None]:
+    """Each record of `path` (a Mention, or None for a row skipped), unless the file is unchanged; then
+    `out.entry` is its new state entry (None: retried next time). A file read in part before (`rows` in
+    `before`, the same sha256) goes on after the records read then."""
+    out.entry, out.at = None, 0
     try:
         st = path.stat()
-        if before and before.get("size") == st.st_size and before.get("mtime_ns") == st.st_mtime_ns:
-            return dict(before)
+        if before and "rows" not in before and before.get("size") == st.st_size \
+                and before.get("mtime_ns") == st.st_mtime_ns:
+            out.entry = dict(before)
+            return
         if st.st_size > MAX_FILE_BYTES:
             raise SourceError(f"{path.name}: larger than {mib(MAX_FILE_BYTES)}")
-        data = path.read_bytes()
+        sha256 = _fingerprint(path, spec.encoding)
     except OSError as exc:
         out.failures.append(f"{path.name}: cannot read ({exc.strerror or exc})")
-        return None
+        return
     except SourceError as exc:
         out.failures.append(str(exc))
-        return None
-    entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": hashlib.sha256(data).hexdigest()}
-    if before and before.get("sha256") == entry["sha256"]:
-        return entry  # touched or copied again, same bytes
+        return
+    entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
+    if before and before.get("sha256") == sha256:
+        if "rows" not in before:
+            out.entry = entry  # touched or copied again, same bytes
+            return
+        resume = int(before["rows"]) if str(before["rows"]).isdigit() else 0
+    else:
+        resume = 0
+    out.entry = entry
     try:
-        records = _records(path.name, data, spec)
-        for where, record in records:
-            _add(where, record, mapper, out)
+        with path.open(encoding=_codec(spec.encoding), newline="") as fh:
+            for where, record in _records(path.name, fh, spec):
+                out.at += 1
+                if out.at > resume:  # the records before were stored by the run that read them
+                    yield _add(where, record, mapper, out)
     except SourceError as exc:
         out.failures.append(str(exc))
-        return None
-    out.parsed += 1
-    return entry
+    except UnicodeDecodeError:  # it was valid when checked: changed while being read
+        out.failures.append(f"{path.name}: not valid {spec.encoding} (changed while it was read?)")
+    except OSError as exc:
+        out.failures.append(f"{path.name}: cannot read ({exc.strerror or exc})")
+    else:
+        out.parsed += 1
+        return
+    out.entry = None
 
 
-def _add(where: str, record: Record, mapper: Mapper, out: _Outcome) -> None:
+def _add(where: str, record: Record, mapper: Mapper, out: _Outcome) -> Mention | None:
+    """The record's Mention; None when it is skipped (counted and named in `out`)."""
     out.rows += 1
     if isinstance(record, str):
         _skip(out, f"{where}: {record}")
-        return
+        return None
     try:
         mention = mapper.mention(record)
     except RowError as exc:
         _skip(out, f"{where}: {exc}")
-        return
+        return None
     if mention is None:  # an empty text field: a row lost, so counted like any other
         _skip(out, f"{where}: no text in {mapper.fields.text!r}")
-    else:
-        out.mentions.append(mention)
+    return mention
 
 
 def _skip(out: _Outcome, note: str) -> None:
@@ -189,28 +261,46 @@ def _problems(out: _Outcome) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _decode(name: str, data: bytes, encoding: str) -> str:
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+def _codec(encoding: str) -> str:
+    """The codec an export is read with: UTF-8 with or without a byte-order mark."""
+    return "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+
+
+def _fingerprint(path: Path, encoding: str) -> str:
+    """The file's sha256, read a block at a time; SourceError, before any row is used, if it is not all
+    valid text in `encoding` (the byte named)."""
     try:
-        return data.decode(codec)
+        decoder = codecs.getincrementaldecoder(_codec(encoding))()
     except LookupError:
-        raise SourceError(f"{name}: unknown encoding {encoding!r}") from None
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"{name}: not valid {encoding} at byte {exc.start} "
-                          "(set `encoding:` for this source, e.g. cp1252)") from None
+        raise SourceError(f"{path.name}: unknown encoding {encoding!r}") from None
+    digest = hashlib.sha256()
+    offset = 0  # of the block being decoded; the decoder may hold the undecoded end of the one before
+    with path.open("rb") as fh:
+        while True:
+            block = fh.read(_BLOCK)
+            held = decoder.getstate()[0]
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                raise SourceError(f"{path.name}: not valid {encoding} at byte {offset - len(held) + exc.start} "
+                                  "(set `encoding:` for this source, e.g. cp1252)") from None
+            if not block:
+                return digest.hexdigest()
+            digest.update(block)
+            offset += len(block)
 
 
-def _records(name: str, data: bytes, spec: FileExportSource) -> Iterator[tuple[str, Record]]:
+def _records(name: str, fh: IO[str], spec: FileExportSource) -> Iterator[tuple[str, Record]]:
     """(where, record) for each row of a CSV file or item of a JSON file; SourceError for the file."""
-    text = _decode(name, data, spec.encoding)
     if spec.kind == "csv":
-        return csv_records(name, text, spec.delimiter, spec.fields)
-    return iter(json_records(name, text, spec.items_path))
+        return csv_records(name, fh, spec.delimiter, spec.fields)
+    return iter(json_records(name, fh.read(), spec.items_path))
 
 
-def csv_records(name: str, text: str, delimiter: str, fields: FieldMap) -> Iterator[tuple[str, Record]]:
-    """Rows of a CSV text as dicts by stripped header name; quoted fields may span lines."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def csv_records(name: str, fh: IO[str], delimiter: str, fields: FieldMap) -> Iterator[tuple[str, Record]]:
+    """Rows of a CSV text stream (opened with newline="") as dicts by stripped header name; quoted fields may
+    span lines."""
+    reader = csv.reader(fh, delimiter=delimiter)
     header = _header(name, reader, fields)
     return _csv_rows(name, reader, header)
 

@@ -94,6 +94,8 @@ class Sources(StoreBase):
 
 def _outcome(result: SourceResult, at: datetime) -> dict[str, Any]:
     """The columns one attempt sets (a failure's count of consecutive failures is the caller's)."""
+    if result.partial:  # a part of a source read in parts: where the next run goes on from, nothing else yet
+        return {"channel": result.channel, "state": json.dumps(result.state)}
     values: dict[str, Any] = {"channel": result.channel, "last_attempt": at}
     if result.status != "error":
         values.update(last_success=at, last_error=None, consecutive_failures=0)
