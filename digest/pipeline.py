@@ -147,14 +147,15 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
             def store_classified() -> None:
                 nonlocal new
                 fresh, scores, finished = classifying_batches.pop(0)
+                # the organisations' own posts (answers) first: a follow-up naming nobody that answers one is
+                # then stored about its organisation at once, not moved there afterwards (store/replies.py)
+                answers = store.add_posts([p for r in finished for p in r.posts], fetched=now)
+                if answers:
+                    log.info("%d new answer%s by the brand's accounts", answers, "s" if answers != 1 else "")
                 if fresh:
                     new += store.add_mentions([(m, c) for (m, _, _), c in zip(fresh, scores(), strict=True)],
                                               fetched=now, by_text=[by_text for _, by_text, _ in fresh], rank=rank)
                     progress.stored(new)
-                # the brand's own posts (answers), before their sources are recorded as fetched
-                answers = store.add_posts([p for r in finished for p in r.posts], fetched=now)
-                if answers:
-                    log.info("%d new answer%s by the brand's accounts", answers, "s" if answers != 1 else "")
                 store.record_sources(finished, at=now)
 
             def store_batch() -> None:

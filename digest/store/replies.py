@@ -250,9 +250,13 @@ class Replies(StoreBase):
                  "url": op.post.url, "author": op.post.author[:300], "text": op.post.text,
                  "published": op.post.published, "fetched": fetched}
                 for key, (op, reply_key) in fresh.items()])
+            moved: dict[str, list[int]] = {}  # org -> the stored mentions now about it, moved in one go
             for key, (op, reply_key) in sorted(fresh.items(), key=lambda kv: kv[1][0].post.published):
-                _address_replies(conn, op.org, key)
+                moved.setdefault(op.org, []).extend(_address_replies(conn, op.org, key))
                 pass_up(conn, op.org, op.post.published, reply_key)
+            for org, ids in moved.items():
+                for chunk in chunks(sorted(set(ids)), 500):
+                    _make_about(conn, org, chunk)
         return len(fresh)
 
     def count_posts(self, org: str | None = None) -> int:
@@ -335,16 +339,15 @@ class Replies(StoreBase):
                                 float(x.influence)) for x in rows)
 
 
-def _address_replies(conn: Connection, org: str, post_key: str) -> None:
-    """The mentions replying to `org`'s post `post_key` are addressed to `org`, and about it (those stored
-    before the post, about nobody or others, move in the rollups)."""
+def _address_replies(conn: Connection, org: str, post_key: str) -> list[int]:
+    """The mentions replying to `org`'s post `post_key` are addressed to `org`; their ids (the caller makes
+    them about `org`: _make_about)."""
     m, r = mentions.c, responses.c
     replying = conn.execute(sa.select(m.id, m.published, m.channel, m.complaint, m.influence)
                             .where(m.reply_key == post_key)).all()
     if not replying:
-        return
+        return []
     ids = [x.id for x in replying]
-    _make_about(conn, org, ids)
     have = set(conn.execute(sa.select(r.mention_id).where(r.org == org, r.mention_id.in_(ids))).scalars())
     if have:
         conn.execute(sa.update(responses).where(r.org == org, r.mention_id.in_(sorted(have))).values(addressed=True))
@@ -354,6 +357,7 @@ def _address_replies(conn: Connection, org: str, post_key: str) -> None:
             {"mention_id": x.id, "org": org, "published": x.published, "channel": x.channel, "complaint": x.complaint,
              "influence": x.influence, "addressed": True, "answered": False, "responded": None, "wait_minutes": None}
             for x in new])
+    return ids
 
 
 def _make_about(conn: Connection, org: str, ids: Sequence[int]) -> None:
