@@ -111,12 +111,18 @@ def text_key(text: str) -> str:
     return hashlib.sha256(normalize(text).encode()).hexdigest()[:32]
 
 
+_FLOAT_NUMBER = re.compile(r"^(\d+)\.0+$")
+
+
 def account_key(name: str) -> str:
-    """An author or account name as compared: case, a leading `@` or `u/` and a Mastodon `@instance` ignored."""
+    """An author or account name as compared: case, a leading `@` or `u/` and a Mastodon `@instance` ignored;
+    a numeric user id written as a float by a spreadsheet (`115712.0`) is the number."""
     key = name.strip().lower()
     for prefix in ("/u/", "u/", "@"):
         key = key.removeprefix(prefix)
-    return key.split("@", 1)[0].strip()
+    key = key.split("@", 1)[0].strip()
+    number = _FLOAT_NUMBER.match(key)
+    return number.group(1) if number else key
 
 
 # Scripts written without spaces between words (Japanese kana and kanji, Chinese, Thai) and Korean hangul,

@@ -99,6 +99,9 @@ def test_accounts_are_matched_as_handles_and_authors() -> None:
     assert not names_account("mail me at bob@acmeair.example", ["AcmeAir"])
     assert not names_account("AcmeAir without the at sign", ["AcmeAir"])
     assert account_key("u/AcmeAir") == account_key("@AcmeAir@mastodon.social") == account_key(" acmeair ")
+    # an export may name the brand's accounts by numeric user id, which a spreadsheet writes as a float
+    assert account_key("115712.0") == account_key("115712") == "115712" != account_key("115712.5")
+    assert split_posts([Mention("s", "twitter", "2", None, "", "Sorry!", "987.0", T0)], {BRAND: ["987"]})[1]
     m = Mention("s", "twitter", "1", None, "", "hi", "@ACMEAIR", T0)
     assert split_posts([m], {BRAND: ["AcmeAir"]}) == ([], [OrgPost(BRAND, m)])
 
