@@ -105,6 +105,32 @@ def test_rows_lost_in_any_part_are_counted_and_named_on_the_result(tmp_path: Pat
     assert sum(len(p.mentions) for p in (*middle, last)) == 2 * PART + 5
 
 
+def test_replies_kept_for_their_threads_are_counted_over_every_part(tmp_path: Path,
+                                                                     session: requests.Session) -> None:
+    """The ingest line's "N about the brand, M replies kept for their threads" counts every part, not the last."""
+    path = tmp_path / "exports" / "care-1.csv"
+    path.parent.mkdir(parents=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ticket_id", "created_at", "author", "reply_to", "notes"])
+        for i in range(1, 2 * PART + 8):
+            when = (NOW - timedelta(minutes=i)).isoformat()
+            if i % 1000 == 0:  # a follow-up naming nobody: kept, about no one, for its thread
+                w.writerow([f"T{i:05d}", when, "cust", f"T{i - 1:05d}", "still waiting, any news?"])
+            elif i % 1000 == 1:  # names nobody and answers nothing: not kept
+                w.writerow([f"T{i:05d}", when, "cust", "", "nothing to see here"])
+            else:
+                w.writerow([f"T{i:05d}", when, "cust", "", f"Acme Air lost bag {i}"])
+    config = make_config(tmp_path, [{"name": "care", "kind": "csv", "path": "exports/care-*.csv",
+                                     "channel": "twitter", "fields": {**FIELDS, "author": "author",
+                                                                      "reply_to": "reply_to"}}],
+                         brand={"name": "Acme Air", "keywords": ["acme"], "accounts": ["AcmeAirHelp"]})
+    *middle, last = list(stream_source(config.sources.sources[0], make_ctx(config, session)))
+    assert len(middle) == 2 and last.thread_replies == 4  # T01000 and T02000 in the first part, two in the second
+    assert last.about_brand == 2 * PART + 7 - 4 - 5
+    assert sum(len(p.mentions) for p in (*middle, last)) == last.about_brand + last.thread_replies
+
+
 class Recorder:
     """pipeline.Progress that notes what it hears, and how many mentions the store held when it did."""
 
