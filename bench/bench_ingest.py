@@ -7,7 +7,9 @@ own seed and links). The floor is what any feed-sentiment tool must at least do,
 `feedparser.parse` of every feed and `TextBlob(text).sentiment` of every entry. The pipeline is the real
 `pipeline.ingest` into a fresh SQLite store: fetch, parse, clean, classify (TextBlob + VADER + rules +
 topics), deduplicate, store and roll up, once in one process (workers=1) and once on every core.
-Prints entries/s of each and the ratio to the floor (>= 1.00 means at least as fast as the floor).
+Prints entries/s of each and the ratio to the floor (>= 1.00 means at least as fast as the floor), then
+the classifier's own cost per text on the same entries (the whole Classifier, and of it the learned
+model's part: polarity and direction) and the memory the learned model takes once loaded.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -98,6 +101,37 @@ def ingest(root: Path, workers: int | None, tag: str) -> tuple[float, int, int]:
     return seconds, sum(r.items_seen for r in report.results), report.new_mentions
 
 
+def classifier_cost(feeds: list[Path]) -> list[str]:
+    """Microseconds per text of the Classifier and of the learned model within it, and the model's memory."""
+    from digest import sentiment_model
+    from digest.classify import Classifier, decide
+    from digest.classify.evidence import collect
+    from digest.classify.lexicons import vader
+    from digest.classify.scores import for_vader, textblob_polarity, vader_compound
+
+    tracemalloc.start()
+    model = sentiment_model.load()
+    model_bytes = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    texts = [text_of(e) for p in feeds for e in feedparser.parse(p.read_bytes()).entries]
+    classifier = Classifier()
+    started = time.perf_counter()
+    for text in texts:
+        classifier.classify(text)
+    whole = (time.perf_counter() - started) / len(texts)
+    inputs = []
+    for text in texts:
+        ev, _ = collect(text)
+        inputs.append(decide.model_inputs(ev, vader_compound(vader(), for_vader(text)), textblob_polarity(text)))
+    started = time.perf_counter()
+    for text, row in zip(texts, inputs, strict=True):
+        model.lean(text, row)
+    part = (time.perf_counter() - started) / len(texts)
+    return [f"classifier: {whole * 1e6:,.0f} us per text, of which the learned model {part * 1e6:,.0f} us "
+            f"({part / whole:.0%}); the model takes {model_bytes / 2**20:.1f} MiB at its peak while loading "
+            f"({sentiment_model.ARTEFACT.stat().st_size / 2**20:.2f} MiB on disk)"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small corpus (smoke test)")
@@ -114,6 +148,7 @@ def main() -> None:
         t_floor, entries = floor(feeds)
         t_one, seen_one, stored = ingest(root, 1, "one")
         t_all, seen_all, _ = ingest(root, None, "all")
+        cost = classifier_cost(feeds[: max(4, len(feeds) // 8)])
     assert seen_one == seen_all == entries, (seen_one, seen_all, entries)
     cores = os.cpu_count() or 1
     rate = entries / t_floor
@@ -125,6 +160,7 @@ def main() -> None:
                            (f"digest ingest into SQLite, {cores} cores", t_all)):
         print(f"{label}: {seconds:6.2f} s  {entries / seconds:8,.0f} entries/s  "
               f"ratio {t_floor / seconds:.2f}x the floor's throughput")
+    print("\n".join(cost))
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ What is learned from what (see digest/sentiment_model.py for the model):
 - the polarity model (word and character n-grams) from clearly polar texts only: GoEmotions comments
   whose one sentiment group is negative or positive, and clothing reviews of 1-2 stars (negative) or 5
   (positive); 3-4 stars often carry a complaint about fit, and are left out;
-- the stack (negative / neutral / positive from the polarity logit and the rules' evidence) from those
-  texts, GoEmotions' neutral comments and the banking77 and clinc150 requests as neutral. The polarity
-  logit it learns from is out of fold (each polar text scored by a model that did not see it).
-Every class weighs the same in total, shared evenly among the domains that have it, so that no domain
-and no class wins by its size. The airline tweets and the call-center narratives are never read here.
+- the direction model (negative vs positive, from the polarity logit and the rules' evidence) from the
+  same polar texts; the logit it learns from is out of fold (each text scored by a polarity model that
+  did not see it), so that it weighs the logit as it will be on new texts.
+Neither learns whether a text is neutral: the intent sets (banking77, clinc150, all neutral requests)
+and GoEmotions' neutral comments are read only by bench/eval_cross_domain.py, where they check that
+the model's corrections leave neutral texts neutral. Both classes weigh the same in total, shared
+evenly among the domains, so that no domain and no class wins by its size. The airline tweets and the
+call-center narratives are never read here.
 
 Same data, same file: folds are fixed by a seeded permutation, the solvers are deterministic on one
 thread, and weights are rounded before they are written (sha256 printed).
@@ -43,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from digest import sentiment_model as sm  # noqa: E402
+from digest.classify.evidence import Evidence  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "train"
 CACHE = ROOT / "bench" / "out" / "evidence"
@@ -51,7 +55,7 @@ FOLDS = 3
 CHAR_SIZES = (3, 4, 5)
 MIN_COUNT = 3  # a gram seen in fewer training texts is noise, and bloats the artefact
 POLARITY_C = 0.5
-STACK_C = 1.0
+DIRECTION_C = 1.0
 DIGITS = 4  # significant digits kept of every weight
 LABEL = {"negative": 0, "neutral": 1, "positive": 2}
 
@@ -119,23 +123,30 @@ def load_domains(root: Path = DATA) -> dict[str, Domain]:
 # --- the rules' evidence ---------------------------------------------------------------------------
 
 def _evidence_one(text: str) -> list[float]:
-    """The rules' evidence of one text, computed as the Classifier computes it, and the rules' verdict."""
+    """The rules' evidence of one text as the Classifier computes it (decide.model_inputs), and the
+    rules' own verdict (EXTRA names the columns after the inputs)."""
     from digest.classify import decide, evidence, lexicons, scores
 
     ev, _ = evidence.collect(text)
     compound = scores.vader_compound(lexicons.vader(), scores.for_vader(text))
     polarity = scores.textblob_polarity(text)
-    dense = decide.evidence_vector(ev, compound, polarity)
-    # the rules' own verdict too, for the evaluation's "rules" column (EXTRA names them)
     rules = decide.decide(ev, compound, polarity)
-    return [*dense, compound, polarity, {"negative": -1.0, "neutral": 0.0, "positive": 1.0}[rules.sentiment],
-            float(rules.complaint)]
+    return [*decide.model_inputs(ev, compound, polarity),
+            {"negative": -1.0, "neutral": 0.0, "positive": 1.0}[rules.sentiment], float(rules.complaint), rules.score]
 
 
-# columns after the dense evidence in an evidence row: raw VADER compound, raw TextBlob polarity, the
-# rules' sentiment (-1, 0, 1) and complaint (0, 1)
-EXTRA = ("compound", "textblob", "rules_sentiment", "rules_complaint")
-N_DENSE = len(sm.DENSE) - 2
+# an evidence row: the direction model's inputs (sentiment_model.DIRECTION less the logit; VADER's
+# compound and TextBlob's polarity first), then the rules' sentiment (-1, 0, 1), complaint (0, 1), score
+N_INPUTS = len(sm.DIRECTION) - 1
+EXTRA = ("rules_sentiment", "rules_complaint", "rules_score")
+COMPOUND, TEXTBLOB = 0, 1
+
+
+def evidence_of_row(row: Sequence[float]) -> Evidence:
+    """The rules' Evidence back from an evidence row (the inverse of decide.model_inputs)."""
+    _, _, complaint, loose, praise, mocking, resolved, request, sympathy = (float(v) for v in row[:N_INPUTS])
+    return Evidence(complaint=complaint + loose, loose=loose, praise=praise, mocking=mocking, resolved=resolved,
+                    request=bool(request), sympathy=sympathy)
 
 
 def _code_key() -> str:
@@ -148,7 +159,7 @@ def _code_key() -> str:
 
 
 def evidence(texts: Sequence[str], *, workers: int = 2, cache: Path | None = CACHE) -> npt.NDArray[np.float64]:
-    """The rules' evidence vector (sentiment_model.dense_vector) of each text, on `workers` processes.
+    """The rules' evidence row (N_INPUTS inputs, then EXTRA) of each text, on `workers` processes.
 
     Cached under bench/out/ by the texts and the classifier's code, which is all it depends on.
     """
@@ -156,9 +167,7 @@ def evidence(texts: Sequence[str], *, workers: int = 2, cache: Path | None = CAC
     path = cache / f"{key}.npy" if cache else None
     if path is not None and path.is_file():
         return np.load(path)
-    from digest.classify import Classifier
-
-    Classifier()  # load the lexicons before forking
+    _evidence_one("warm up")  # load the lexicons before forking (not the Classifier: it loads the model)
     if workers > 1 and len(texts) > 2000:
         with get_context("fork").Pool(workers) as pool:
             rows = pool.map(_evidence_one, texts, chunksize=500)
@@ -268,23 +277,27 @@ class Trained:
 
 
 def train(domains: Sequence[Domain], evidence_of: dict[str, npt.NDArray[np.float64]], grams: Grams) -> Trained:
-    """Fit both models on `domains` (evidence_of: each domain's rules' evidence, row per text; grams: the
-    features of every text of these domains, and maybe more)."""
+    """Fit both models on the polar texts of `domains` (evidence_of: each domain's rules' evidence, a row
+    per text; grams: the features of every text of these domains, and maybe more)."""
     from sklearn.linear_model import LogisticRegression
 
     report: list[str] = []
-    polar_rows, polar_labels, polar_domains = [], [], []
+    polar_rows, polar_labels, polar_domains, polar_inputs = [], [], [], []
     for d in domains:
         idx = d.polar()
         polar_rows += [grams.row[id(d.texts[i])] for i in idx]
         polar_labels += [d.labels[i] for i in idx]
         polar_domains += [d.name] * len(idx)
-        counts = Counter(d.labels)
-        report.append(f"  {d.name:12} {len(d.texts):6d} texts: " + ", ".join(f"{c} {counts[c]}" for c in sm.CLASSES))
+        polar_inputs += [evidence_of[d.name][i][:N_INPUTS] for i in idx]
+        counts = Counter(d.labels[i] for i in idx)
+        report.append(f"  {d.name:12} {len(d.texts):6d} texts, polar: " + ", ".join(
+            f"{c} {counts[c]}" for c in ("negative", "positive")))
+    if not polar_rows:
+        raise ValueError("no clearly polar texts to learn from")
     polarity = fit_polarity(grams, polar_rows, polar_labels, polar_domains)
     report.append(f"  polarity model: {len(polar_rows)} polar texts, {len(polarity.part['vocabulary'])} grams kept")  # type: ignore[arg-type]
 
-    # the stack learns from out-of-fold logits of the polar texts and the full model's logits of the rest
+    # the direction model learns from out-of-fold logits: each text scored by a model that did not see it
     folds = _folds(len(polar_rows))
     oof = np.zeros(len(polar_rows))
     for k in range(FOLDS):
@@ -292,34 +305,25 @@ def train(domains: Sequence[Domain], evidence_of: dict[str, npt.NDArray[np.float
         part = fit_polarity(grams, [polar_rows[i] for i in fit_idx], [polar_labels[i] for i in fit_idx],
                             [polar_domains[i] for i in fit_idx])
         oof[out_idx] = part.logits(grams, [polar_rows[i] for i in out_idx])
-    acc = float(np.mean((oof > 0) == np.array([y == "negative" for y in polar_labels])))
-    report.append(f"  polarity model, out of fold: direction right for {acc:.3f} of the polar texts")
-    oof_of = dict(zip(polar_rows, oof.tolist(), strict=True))
-    rows, labels, names = [], [], []
-    for d in domains:
-        text_rows = [grams.row[id(t)] for t in d.texts]
-        full = polarity.logits(grams, text_rows)
-        polar = set(d.polar())
-        for i, r in enumerate(text_rows):
-            logit = oof_of[r] if i in polar else float(full[i])
-            rows.append([logit, abs(logit), *evidence_of[d.name][i][:N_DENSE]])
-            labels.append(d.labels[i])
-            names.append(d.name)
-    x = np.asarray(rows)
+    y = np.array([v == "negative" for v in polar_labels], dtype=int)
+    right = float(np.mean((oof > 0) == y))
+    report.append(f"  polarity model, out of fold: direction right for {right:.3f} of the polar texts")
+    x = np.column_stack([oof, np.asarray(polar_inputs)])
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
-    y = np.array([LABEL[v] for v in labels])
-    stack = LogisticRegression(C=STACK_C, solver="lbfgs", max_iter=2000, random_state=SEED)
-    stack.fit((x - mean) / scale, y, sample_weight=_balanced_weights(names, labels))
-    acc = float(np.mean(stack.predict((x - mean) / scale) == y))
-    report.append(f"  stack: {len(rows)} texts, training accuracy {acc:.3f} (in-sample; see the evaluation)")
-    coef = np.asarray(stack.coef_).T  # features x classes
-    report.append("  stack weights (negative neutral positive), per standard deviation:")
-    report += [f"    {n:16} " + " ".join(f"{w:+6.2f}" for w in coef[j]) for j, n in enumerate(sm.DENSE)]
+    mean, scale = np.array(_round(mean)), np.array(_round(scale))
+    direction = LogisticRegression(C=DIRECTION_C, solver="lbfgs", max_iter=2000, random_state=SEED)
+    direction.fit((x - mean) / scale, y, sample_weight=_balanced_weights(polar_domains, polar_labels))
+    acc = float(np.mean(direction.predict((x - mean) / scale) == y))
+    report.append(f"  direction model: {len(y)} polar texts, training accuracy {acc:.3f} (in-sample; see eval)")
+    weights = _round(direction.coef_[0])
+    report.append("  direction weights (towards negative), per standard deviation:")
+    report += [f"    {n:16} {w:+6.2f}" for n, w in zip(sm.DIRECTION, weights, strict=True)]
+    report.append(f"    {'(bias)':16} {_round(direction.intercept_)[0]:+6.2f}")
     model = {"format": sm.FORMAT, "polarity": polarity.part,
-             "stack": {"names": list(sm.DENSE), "weights": _round(coef.ravel()), "mean": _round(mean),
-                       "scale": _round(scale), "bias": _round(stack.intercept_)},
-             "trained_on": sorted(d.name for d in domains)}
+             "direction": {"names": list(sm.DIRECTION), "weights": weights, "mean": mean.tolist(),
+                           "scale": scale.tolist(), "bias": _round(direction.intercept_)[0]},
+             "trained_on": sorted(d.name for d in domains if d.polar())}
     return Trained(model, report)
 
 
@@ -337,7 +341,7 @@ def all_grams(domains: Iterable[Domain], *more: Sequence[str]) -> Grams:
 
 
 def agreement(trained: Trained, grams: Grams, texts: Sequence[str]) -> float:
-    """The largest gap between the polarity logits the stack was trained on and the shipped inference's:
+    """The largest gap between the polarity logits the direction model was trained on and the shipped inference's:
     the two compute the same features in different code, and must agree."""
     part = trained.model["polarity"]
     assert isinstance(part, dict)
@@ -361,12 +365,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"{args.data}: no such folder", file=sys.stderr)
         return 2
-    domains = load_domains(args.data)
+    # only the clearly polar texts teach anything (the intent sets are read by the evaluation)
+    domains = [d for d in load_domains(args.data).values() if d.polar()]
     cache = None if args.no_cache else CACHE
-    ev = {name: evidence(d.texts, cache=cache) for name, d in domains.items()}
-    grams = all_grams(domains.values())
-    trained = train(list(domains.values()), ev, grams)
-    sample = [t for d in domains.values() for t in d.texts[::500]]
+    ev = {d.name: evidence(d.texts, cache=cache) for d in domains}
+    grams = all_grams(domains)
+    trained = train(domains, ev, grams)
+    sample = [t for d in domains for t in d.texts[::500]]
     gap = agreement(trained, grams, sample)
     trained.report.append(f"  training and shipped inference agree on {len(sample)} texts: largest logit gap {gap:.2g}")
     if gap > 1e-3:

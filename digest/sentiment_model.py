@@ -1,15 +1,16 @@
-"""The learned sentiment model: a polarity direction learned from texts, stacked with the rules' evidence.
+"""The learned sentiment model: which way a text leans, learned from texts and from the rules' evidence.
 
-Two small linear models, applied one after the other:
+Two small linear models, applied one after the other, both trained on clearly polar texts only
+(negative vs positive), so together they say which way a text leans, never whether it leans at all
+(the rules decide that, digest/classify/decide.py):
 
 1. *polarity*: a logistic regression over word unigrams and bigrams and character n-grams of the
    lowercased text (links, @handles and numbers folded to one token each; sublinear term frequency,
-   each block L2-normalised). It is trained on clearly polar texts only (negative vs positive), so it
-   says which way a text leans, never whether it leans at all: its output is one logit.
-2. *stack*: a multinomial logistic regression (negative / neutral / positive) over that logit and the
-   evidence the rule classifier already computes (cue lexicon sums, VADER compound, TextBlob polarity,
-   negation, requests, sympathy: `dense_vector`). It decides the class and is calibrated: its
-   probabilities are what the digest's thresholds read.
+   each block L2-normalised). Its output is one logit.
+2. *direction*: a logistic regression over that logit and the evidence the rule classifier already
+   computes (VADER compound, TextBlob polarity, the cue lexicons' sums, negation, requests, sympathy:
+   `direction_inputs`). Its output, the *lean*, is the log-odds that the text is negative rather than
+   positive; `decide.with_model` reads it.
 
 Both are trained by bench/train_sentiment.py on ../shared/data/train only (see the README's credits)
 and shipped as gzipped JSON (vocabulary, weights, feature names): plain numbers, no pickle, read once
@@ -25,7 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,7 +35,7 @@ import numpy.typing as npt
 
 ARTEFACT: Final = Path(__file__).with_name("lexicon") / "sentiment_model.json.gz"
 CLASSES: Final = ("negative", "neutral", "positive")
-FORMAT: Final = 2
+FORMAT: Final = 3
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 _LINK = re.compile(r"(?:https?://|www\.)\S+")
@@ -45,11 +46,10 @@ _ELONGATED = re.compile(r"([a-z])\1{2,}")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|_(?:url|user|num)_|[!?]|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 _MAX_CHARS: Final = 20_000  # a longer text is scored on its first part: the cost stays linear and bounded
 _CHAR_MARK: Final = "\x01"  # starts every character n-gram, so that none is spelled like a word gram
-# the dense evidence the stack reads, in this order (see dense_vector)
-DENSE: Final = (
-    "polarity", "polarity_abs", "complaint_cues", "loose_negation", "praise_cues", "sarcasm_prone",
-    "resolved", "request", "sympathy", "vader_pos", "vader_neg", "textblob_pos", "textblob_neg",
-    "no_evidence",
+# what the direction model reads, in this order: the polarity logit, then `direction_inputs`
+DIRECTION: Final = (
+    "polarity", "vader_compound", "textblob", "complaint_cues", "loose_negation", "praise_cues",
+    "sarcasm_prone", "resolved", "request", "sympathy",
 )
 _LOGIT_CLIP: Final = 8.0
 
@@ -93,44 +93,34 @@ def features(text: str, char_sizes: Sequence[int]) -> tuple[Counter[str], Counte
     return _word_grams(toks), char_grams(toks, char_sizes)
 
 
-def dense_vector(*, complaint: float, loose: float, praise: float, mocking: float, resolved: float,
-                 request: bool, sympathy: float, compound: float, polarity: float) -> list[float]:
-    """The rule classifier's evidence for one text, as the stack reads it (without the polarity logit).
+def direction_inputs(*, complaint: float, loose: float, praise: float, mocking: float, resolved: float,
+                     request: bool, sympathy: float, compound: float, polarity: float) -> list[float]:
+    """The rule classifier's evidence for one text, as the direction model reads it (after the logit).
 
     The arguments are the sums `digest.classify` collects (complaint includes loose negation, as there),
-    VADER's compound and TextBlob's polarity; the order is DENSE's, less its first two names.
+    VADER's compound and TextBlob's polarity; the order is DIRECTION's, less its first name.
     """
-    quiet = complaint == 0 and praise == 0 and mocking == 0 and compound == 0 and polarity == 0
-    return [complaint - loose, loose, praise, mocking, resolved, float(request), sympathy,
-            max(0.0, compound), max(0.0, -compound), max(0.0, polarity), max(0.0, -polarity), float(quiet)]
+    return [compound, polarity, complaint - loose, loose, praise, mocking, resolved, float(request), sympathy]
 
 
 @dataclass(frozen=True, slots=True)
-class Prediction:
-    """The model's probabilities for one text, and what moved them."""
+class Lean:
+    """Which way the model reads one text, and what moved it."""
 
-    p: tuple[float, float, float]  # negative, neutral, positive
-    polarity: float  # the polarity model's logit: > 0 leans negative
-    contributions: tuple[tuple[str, float], ...]  # feature, its push towards negative (positive = more negative)
+    lean: float  # log-odds of negative against positive: > 0 leans negative
+    polarity: float  # the polarity model's logit alone (> 0 leans negative)
+    contributions: tuple[tuple[str, float], ...]  # feature or word, its push towards negative
 
     @property
     def p_negative(self) -> float:
-        return self.p[0]
-
-    @property
-    def p_positive(self) -> float:
-        return self.p[2]
-
-    @property
-    def sentiment(self) -> str:
-        """The most probable class."""
-        return CLASSES[max(range(3), key=self.p.__getitem__)]
+        """The probability that the text is negative rather than positive."""
+        return 1.0 / (1.0 + math.exp(-self.lean))
 
     def explain(self, top: int = 6) -> str:
-        """One line for `digest classify --why`: the probabilities and the strongest pushes."""
+        """One line for `digest classify --why`: the lean and the strongest pushes."""
         parts = " ".join(f"{name!r} {w:+.2f}" for name, w in self.contributions[:top])
-        return (f"model p(neg)={self.p[0]:.2f} p(neu)={self.p[1]:.2f} p(pos)={self.p[2]:.2f}"
-                f" polarity {self.polarity:+.2f}" + (f"; towards negative: {parts}" if parts else ""))
+        return (f"model lean {self.lean:+.2f} (p(negative rather than positive) {self.p_negative:.2f}),"
+                f" words {self.polarity:+.2f}" + (f"; towards negative: {parts}" if parts else ""))
 
 
 class Model:
@@ -138,7 +128,7 @@ class Model:
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         """Build from the artefact's JSON; raises ValueError when its parts do not fit each other."""
-        pol, stack = data["polarity"], data["stack"]
+        pol, direction = data["polarity"], data["direction"]
         vocabulary: list[str] = list(pol["vocabulary"])
         weights = np.asarray(pol["weights"], dtype=np.float64)
         if weights.shape != (len(vocabulary),):
@@ -146,64 +136,71 @@ class Model:
         self.weight = dict(zip(vocabulary, weights.tolist(), strict=True))
         self.char_sizes = tuple(int(n) for n in pol["char_sizes"])
         self.polarity_bias = float(pol["bias"])
-        names = tuple(stack["names"])
-        if names != DENSE:
-            raise ValueError(f"stack features {names} are not this version's {DENSE}")
-        self.stack_weights = np.asarray(stack["weights"], dtype=np.float64).reshape(-1, len(CLASSES))
-        self.stack_mean = np.asarray(stack["mean"], dtype=np.float64)
-        self.stack_scale = np.asarray(stack["scale"], dtype=np.float64)
-        self.stack_bias = np.asarray(stack["bias"], dtype=np.float64)
-        if not (self.stack_weights.shape[0] == self.stack_mean.shape[0] == self.stack_scale.shape[0] == len(names)):
-            raise ValueError("stack weights do not fit their names")
-        if self.stack_bias.shape != (len(CLASSES),):
-            raise ValueError("stack bias is not one number per class")
+        names = tuple(direction["names"])
+        if names != DIRECTION:
+            raise ValueError(f"direction features {names} are not this version's {DIRECTION}")
+        self.direction_weights = np.asarray(direction["weights"], dtype=np.float64)
+        self.direction_mean = np.asarray(direction["mean"], dtype=np.float64)
+        self.direction_scale = np.asarray(direction["scale"], dtype=np.float64)
+        self.direction_bias = float(direction["bias"])
+        shapes = {a.shape for a in (self.direction_weights, self.direction_mean, self.direction_scale)}
+        if shapes != {(len(names),)}:
+            raise ValueError("direction weights do not fit their names")
+        if not np.all(self.direction_scale > 0):
+            raise ValueError("direction scale is not positive")
+        # words repeat from text to text: their character grams are looked up once (bounded: feed text
+        # is untrusted, and a daemon reads it for months)
+        chars = [g for g in vocabulary if g.startswith(_CHAR_MARK)]
+        self._char_index = {g: i for i, g in enumerate(chars)}
+        self._char_weights = np.array([self.weight[g] for g in chars], dtype=np.float64)
+        self._chars_of = lru_cache(maxsize=50_000)(self._known_chars)
+
+    def _known_chars(self, token: str) -> npt.NDArray[np.int64]:
+        """The indexes of the character grams of one word that the model weighs, once per occurrence."""
+        grams = char_grams([token], self.char_sizes)
+        return np.array([self._char_index[g] for g, c in grams.items() if g in self._char_index
+                         for _ in range(c)], dtype=np.int64)
 
     def polarity(self, text: str) -> tuple[float, list[tuple[str, float]]]:
-        """The polarity logit of `text` (> 0 leans negative) and each word gram's part of it."""
-        words, chars = features(text, self.char_sizes)
+        """The polarity logit of `text` (> 0 leans negative) and each word gram's part of it; the
+        character grams' part is one entry, "(spelling)"."""
+        toks = tokens(text)
         logit = self.polarity_bias
         parts: list[tuple[str, float]] = []
-        for block, named in ((words, True), (chars, False)):
-            found = [(g, 1.0 + math.log(c), self.weight[g]) for g, c in block.items() if g in self.weight]
-            if not found:
-                continue
+        found = [(g, 1.0 + math.log(c), self.weight[g]) for g, c in _word_grams(toks).items() if g in self.weight]
+        if found:
             norm = math.sqrt(sum(tf * tf for _, tf, _ in found))
-            block_sum = 0.0
             for gram, tf, w in found:
                 v = tf * w / norm
-                block_sum += v
-                if named:
-                    parts.append((gram, v))
+                logit += v
+                parts.append((gram, v))
+        per_word = [self._chars_of(t) for t in toks if t[0].isalpha()]
+        ids = np.concatenate(per_word) if per_word else np.zeros(0, dtype=np.int64)
+        if ids.size:
+            known, counts = np.unique(ids, return_counts=True)
+            sublinear = 1.0 + np.log(counts)
+            block_sum = float(sublinear @ self._char_weights[known]) / math.sqrt(float(sublinear @ sublinear))
             logit += block_sum
-            if not named:
-                parts.append(("(spelling)", block_sum))
+            parts.append(("(spelling)", block_sum))
         return max(-_LOGIT_CLIP, min(_LOGIT_CLIP, logit)), parts
 
-    def stack(self, logit: float, evidence: Sequence[float]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Class probabilities from the polarity logit and the rules' evidence, and each feature's logits."""
-        if len(evidence) != len(DENSE) - 2:
-            raise ValueError(f"{len(evidence)} evidence features, the model expects {len(DENSE) - 2}")
-        x = (np.array([logit, abs(logit), *evidence], dtype=np.float64) - self.stack_mean) / self.stack_scale
-        part = x[:, None] * self.stack_weights
-        logits = self.stack_bias + part.sum(axis=0)
-        e = np.exp(logits - logits.max())
-        return e / e.sum(), part
-
-    def predict(self, text: str, evidence: Sequence[float], *, explain: bool = False) -> Prediction:
-        """Probabilities of negative/neutral/positive for `text` with the rules' `evidence` (dense_vector)."""
+    def lean(self, text: str, inputs: Sequence[float], *, explain: bool = False) -> Lean:
+        """Which way `text` leans given the rules' `inputs` (direction_inputs): > 0 negative, < 0 positive."""
+        if len(inputs) != len(DIRECTION) - 1:
+            raise ValueError(f"{len(inputs)} evidence inputs, the model expects {len(DIRECTION) - 1}")
         logit, parts = self.polarity(text)
-        p, part = self.stack(logit, evidence)
+        x = (np.array([logit, *inputs], dtype=np.float64) - self.direction_mean) / self.direction_scale
+        lean = self.direction_bias + float(np.dot(x, self.direction_weights))
         contributions: tuple[tuple[str, float], ...] = ()
         if explain:
-            # each feature's push towards negative against the mean of the other two classes; the
-            # polarity logit's push is shared among the grams that made it
-            push = part[:, 0] - part[:, 1:].mean(axis=1)
-            per_logit = float(push[0] + push[1]) / logit if abs(logit) > 1e-9 else 0.0
-            named = [(g, v * per_logit) for g, v in parts]
-            named += [(n, float(v)) for n, v in zip(DENSE[2:], push[2:], strict=True)]
+            # each feature's push against the same text with that feature at 0 (no evidence of it); the
+            # logit's push is shared among the words that made it, in proportion
+            per_unit = self.direction_weights / self.direction_scale
+            named = [(g, v * float(per_unit[0])) for g, v in parts]
+            named += [(n, float(w * v)) for n, w, v in zip(DIRECTION[1:], per_unit[1:], inputs, strict=True)]
             contributions = tuple(sorted(((n, round(v, 2)) for n, v in named if abs(v) >= 0.01),
                                          key=lambda nv: (-abs(nv[1]), nv[0])))
-        return Prediction((float(p[0]), float(p[1]), float(p[2])), logit, contributions)
+        return Lean(lean, logit, contributions)
 
 
 def dump(model_json: Mapping[str, object], path: Path) -> None:
@@ -229,16 +226,3 @@ def load(path: Path = ARTEFACT) -> Model:
 def shipped() -> Model:
     """The model shipped in the package, read once per process (forked workers inherit it)."""
     return load(ARTEFACT)
-
-
-# a concrete problem report this strong (the rules' complaint cues; one clear cue weighs about 1) is a
-# complaint unless the model is confident the text is positive: long, factual complaint narratives read
-# as neutral to a sentiment model, but they complain
-_CUES_COMPLAIN: Final = 1.0
-_POSITIVE_VETO: Final = 0.2
-
-
-def is_complaint(pred: Prediction, evidence: Sequence[float]) -> bool:
-    """Whether a text is a complaint: negative, or a clear problem report the model does not call positive."""
-    cues = evidence[0]
-    return pred.sentiment == "negative" or (cues >= _CUES_COMPLAIN and pred.p_positive < _POSITIVE_VETO)

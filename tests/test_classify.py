@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from textblob import TextBlob
 
-from digest.classify import Classifier, cues, evidence, lexicons, scores
+from digest.classify import Classifier, cues, decide, evidence, lexicons, scores
+from digest.classify.evidence import Evidence
 from digest.classify.language import SCORED
 from digest.models import SENTIMENTS
 
@@ -324,6 +325,55 @@ def test_a_phrase_listed_twice_with_two_weights_is_rejected_naming_both_lines() 
 def test_a_phrase_across_a_clause_boundary_is_rejected() -> None:
     with pytest.raises(ValueError, match="clause boundary"):
         cues.phrase_key("nothing but")
+
+
+# --- the learned model's corrections (decide.with_model) -------------------------------------------
+
+def _rules(text: str) -> decide.Decision:
+    ev, _ = evidence.collect(text)
+    return decide.decide(ev, scores.vader_compound(lexicons.vader(), scores.for_vader(text)),
+                         scores.textblob_polarity(text))
+
+
+@pytest.mark.parametrize("text", ["Runs small.", "Cheap fabric, returned it."])
+def test_what_the_rules_find_no_sentiment_in_the_model_reads(clf: Classifier, text: str) -> None:
+    assert _rules(text).sentiment == "neutral"  # no cue, no VADER or TextBlob word: the rules cannot tell
+    result = clf.classify(text)
+    assert (result.sentiment, result.complaint) == ("negative", True), result
+    why = clf.cues(text)
+    assert why[-2].startswith("model lean +") and why[-1] == "the rules alone: neutral", why
+
+
+def test_a_request_stays_neutral_however_the_words_lean(clf: Classifier) -> None:
+    text = "Do you ship to Canada?"
+    assert clf._model.lean(text, [0.0] * 9).lean > 2.0  # noqa: SLF001 - the words alone lean negative
+    assert clf.classify(text).sentiment == "neutral"
+
+
+_PLAIN = decide.Decision("neutral", False, 0.0)
+_COMPLAINT = decide.Decision("negative", True, -0.5)
+_PRAISE = decide.Decision("positive", False, 0.5)
+
+
+@pytest.mark.parametrize(("rules", "lean", "ev", "words", "want"), [
+    (_PLAIN, 2.5, Evidence(), 3, ("negative", True)),  # filled: sure enough
+    (_PLAIN, -2.5, Evidence(), 3, ("positive", False)),
+    (_PLAIN, 1.9, Evidence(), 3, ("neutral", False)),  # not sure enough
+    (_PLAIN, 2.5, Evidence(request=True), 3, ("neutral", False)),  # a request
+    (_PLAIN, 2.5, Evidence(sympathy=1.0), 3, ("negative", False)),  # sorry for someone: no complaint
+    (_COMPLAINT, -3.5, Evidence(complaint=1.0, mocking=1.2), 60, ("positive", False)),  # a long review's worry
+    (_COMPLAINT, -3.5, Evidence(complaint=1.0, mocking=1.2), 8, ("negative", True)),  # short: the rules' call
+    (_COMPLAINT, -3.5, Evidence(complaint=1.0, loose=0.5), 8, ("positive", False)),  # only loose negation
+    (_COMPLAINT, -2.9, Evidence(complaint=1.0), 60, ("negative", True)),  # not sure enough to overrule
+    (_PRAISE, 3.5, Evidence(), 5, ("negative", True)),  # VADER's "positive" the words contradict
+    (_PRAISE, 3.5, Evidence(praise=1.0), 5, ("positive", False)),  # "not bad at all": the cue stands
+])
+def test_the_model_moves_the_rules_verdict_only_where_it_is_sure(
+        rules: decide.Decision, lean: float, ev: Evidence, words: int, want: tuple[str, bool]) -> None:
+    got = decide.with_model(rules, lean, ev, words=words)
+    assert (got.sentiment, got.complaint) == want
+    assert -1.0 <= got.score <= 1.0
+    assert (got.score < 0) == (got.sentiment == "negative") or got.sentiment == "neutral"
 
 
 # --- the evaluation script ------------------------------------------------------------------------

@@ -30,14 +30,12 @@ def test_char_grams_pad_each_word_and_skip_placeholders() -> None:
 
 
 def _tiny() -> dict[str, object]:
-    n = len(sm.DENSE)
-    weights = [0.0] * (3 * n)
-    weights[0:3] = [1.0, 0.0, -1.0]  # the polarity logit pushes towards negative
+    n = len(sm.DIRECTION)
     return {"format": sm.FORMAT,
             "polarity": {"vocabulary": ["bad", "great", "lost my", "\x01bad"], "weights": [2.0, -2.5, 1.0, 0.5],
                          "bias": -0.1, "char_sizes": [3]},
-            "stack": {"names": list(sm.DENSE), "weights": weights, "mean": [0.0] * n, "scale": [2.0] + [1.0] * (n - 1),
-                      "bias": [0.1, 0.2, -0.3]}}
+            "direction": {"names": list(sm.DIRECTION), "weights": [1.5, -1.0] + [0.0] * (n - 2),
+                          "mean": [0.5, 0.1] + [0.0] * (n - 2), "scale": [2.0, 0.5] + [1.0] * (n - 2), "bias": -0.2}}
 
 
 def test_dump_is_byte_for_byte_reproducible_and_loads(tmp_path: Path) -> None:
@@ -48,22 +46,26 @@ def test_dump_is_byte_for_byte_reproducible_and_loads(tmp_path: Path) -> None:
     assert sm.load(a).char_sizes == (3,)
 
 
-def test_predict_is_the_polarity_logit_stacked_by_a_softmax(tmp_path: Path) -> None:
+def test_the_lean_is_the_polarity_logit_and_the_evidence_weighed_by_the_direction_model(tmp_path: Path) -> None:
     path = tmp_path / "m.json.gz"
     sm.dump(_tiny(), path)
-    evidence = [0.0] * (len(sm.DENSE) - 2)
-    pred = sm.load(path).predict("They lost my bag. Bad, bad.", evidence, explain=True)
+    inputs = [0.4] + [0.0] * (len(sm.DIRECTION) - 2)  # VADER's compound 0.4, no other evidence
+    got = sm.load(path).lean("They lost my bag. Bad, bad.", inputs, explain=True)
     # words: "bad" x2 -> 1 + ln 2, "lost my" x1 -> 1, L2-normalised; chars: "\x01bad" once, alone in its block
     tf = np.array([1 + math.log(2), 1.0])
     tf /= np.linalg.norm(tf)
     logit = -0.1 + tf[0] * 2.0 + tf[1] * 1.0 + 0.5
-    assert pred.polarity == pytest.approx(logit)
-    logits = np.array([0.1, 0.2, -0.3]) + logit / 2.0 * np.array([1.0, 0.0, -1.0])
-    want = np.exp(logits) / np.exp(logits).sum()
-    assert pred.p == pytest.approx(tuple(want))
-    assert pred.sentiment == "negative"
-    assert pred.contributions[0][0] == "bad"  # the strongest push towards negative first
-    assert pred.explain().startswith(f"model p(neg)={want[0]:.2f}")
+    assert got.polarity == pytest.approx(logit)
+    lean = -0.2 + 1.5 * (logit - 0.5) / 2.0 - 1.0 * (0.4 - 0.1) / 0.5
+    assert got.lean == pytest.approx(lean)
+    assert got.p_negative == pytest.approx(1 / (1 + math.exp(-lean)))
+    pushes = dict(got.contributions)
+    # each push against the same text without that evidence: 1.5 / 2.0 per unit of logit, -1.0 / 0.5 per compound
+    assert pushes["bad"] == pytest.approx(round(tf[0] * 2.0 * 0.75, 2))
+    assert pushes["vader_compound"] == pytest.approx(-0.8)
+    assert "textblob" not in pushes  # no evidence of it, no push
+    assert got.contributions[0][0] == "bad"  # the strongest push first
+    assert got.explain().startswith(f"model lean {lean:+.2f}")
 
 
 def test_a_damaged_or_foreign_artefact_is_refused_with_its_name(tmp_path: Path) -> None:
@@ -75,13 +77,13 @@ def test_a_damaged_or_foreign_artefact_is_refused_with_its_name(tmp_path: Path) 
     with pytest.raises(ValueError, match="format 99"):
         sm.load(bad)
     tiny = _tiny()
-    short = tiny | {"stack": tiny["stack"] | {"mean": [0.0]}}  # type: ignore[operator]
+    short = tiny | {"direction": tiny["direction"] | {"mean": [0.0]}}  # type: ignore[operator]
     sm.dump(short, bad)
-    with pytest.raises(ValueError, match="stack weights"):
+    with pytest.raises(ValueError, match="direction weights"):
         sm.load(bad)
-    renamed = tiny | {"stack": tiny["stack"] | {"names": ["x"] * len(sm.DENSE)}}  # type: ignore[operator]
+    renamed = tiny | {"direction": tiny["direction"] | {"names": ["x"] * len(sm.DIRECTION)}}  # type: ignore[operator]
     sm.dump(renamed, bad)
-    with pytest.raises(ValueError, match="stack features"):
+    with pytest.raises(ValueError, match="direction features"):
         sm.load(bad)
 
 
@@ -89,7 +91,6 @@ def test_the_shipped_artefact_loads_is_small_and_leans_the_right_way() -> None:
     assert sm.ARTEFACT.stat().st_size < 5_000_000
     model = sm.shipped()
     assert model is sm.shipped()  # read once per process
-    quiet = [0.0] * (len(sm.DENSE) - 2)
-    quiet[-1] = 1.0  # no evidence from the rules: the words alone decide
-    assert model.predict("the food was bland and I won't be back", quiet).polarity > 0
-    assert model.predict("absolutely loved it, the staff were wonderful", quiet).polarity < 0
+    quiet = [0.0] * (len(sm.DIRECTION) - 1)  # no evidence from the rules: the words alone decide
+    assert model.lean("the food was bland and I won't be back", quiet).lean > 0
+    assert model.lean("absolutely loved it, the staff were wonderful", quiet).lean < 0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from .. import sentiment_model
 from ..models import UNSCORED, Classification
 from .cues import known_words, lexicon, words
-from .decide import decide
+from .decide import decide, model_inputs, with_model
 from .evidence import collect
 from .grammar import cue_languages
 from .language import SCORED, detect
@@ -38,6 +39,7 @@ class Classifier:
         word_costs()
         load_textblob()
         load_language()
+        self._model = sentiment_model.shipped()
 
     def classify(self, text: str) -> Classification:
         """Classify one text; TextBlob's polarity is reported unchanged. A text in a language the classifier
@@ -48,14 +50,16 @@ class Classifier:
                                   language=language)
         topical: list[bool] = []
         if language in cue_languages():
-            # VADER and TextBlob read English only: the language's own cues decide alone
+            # VADER, TextBlob and the learned model read English only: the language's own cues decide alone
             polarity = compound = 0.0
             evidence, stems = collect(text, topical=topical, language=language)
+            decision = decide(evidence, compound, polarity)
         else:
             polarity = textblob_polarity(text)
             compound = vader_compound(self._vader, for_vader(text))
             evidence, stems = collect(text, topical=topical)
-        decision = decide(evidence, compound, polarity)
+            lean = self._model.lean(text, model_inputs(evidence, compound, polarity)).lean
+            decision = with_model(decide(evidence, compound, polarity), lean, evidence, words=len(text.split()))
         topics: tuple[str, ...] = ()
         if self._topics and (decision.complaint or decision.sentiment == "negative"):
             # only the sentences that report the problem: "Sent from seat 19E" is no complaint about seats
@@ -70,10 +74,22 @@ class Classifier:
         )
 
     def cues(self, text: str) -> list[str]:
-        """What decided `text`, for tuning: one line per cue matched ("complaint 1.20 on hold")."""
+        """What decided `text`, for tuning: one line per cue matched ("complaint 1.20 on hold"), then, for an
+        English text, what the learned model read (its lean and the words and evidence that moved it)."""
         trace: list[str] = []
         language = detect(text)
-        collect(text, trace, language=language if language in cue_languages() else "en")
+        if language in cue_languages() or language not in SCORED:
+            collect(text, trace, language=language if language in cue_languages() else "en")
+            return trace
+        evidence, _ = collect(text, trace)
+        polarity = textblob_polarity(text)
+        compound = vader_compound(self._vader, for_vader(text))
+        rules = decide(evidence, compound, polarity)
+        lean = self._model.lean(text, model_inputs(evidence, compound, polarity), explain=True)
+        final = with_model(rules, lean.lean, evidence, words=len(text.split()))
+        trace.append(lean.explain())
+        if (final.sentiment, final.complaint) != (rules.sentiment, rules.complaint):
+            trace.append(f"the rules alone: {rules.sentiment}{', complaint' if rules.complaint else ''}")
         return trace
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
