@@ -203,8 +203,8 @@ def test_the_corpus_has_what_it_claims() -> None:
     assert sum("," in r["response_tweet_id"] for r in rows) > 10  # answered twice, the later answer listed first
 
 
-def digest_json(capsys: pytest.CaptureFixture[str], home: Path, day: str) -> dict[str, object]:
-    got = run_cli(capsys, "--config", str(home), "preview", "weekly", "--date", day, "--format", "json")
+def digest_json(capsys: pytest.CaptureFixture[str], home: Path, db: str, day: str) -> dict[str, object]:
+    got = run_cli(capsys, "--config", str(home), "--db", db, "preview", "weekly", "--date", day, "--format", "json")
     assert got.code == 0, got.err
     data = json.loads(got.out)
     assert isinstance(data, dict)
@@ -221,7 +221,8 @@ ALL_DESKS = ("brand: {name: Support desks, keywords: [apple, amazon, spotify, de
 
 @pytest.mark.parametrize("brand", [BRAND_ONLY, ALL_DESKS], ids=["one-brand-of-four", "four-desks-one-brand"])
 def test_the_digest_shows_what_the_conversations_show(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch, brand: str) -> None:
+                                                      monkeypatch: pytest.MonkeyPatch, brand: str,
+                                                      db_url: str) -> None:
     for var in ("DIGEST_SMTP_HOST", "DIGEST_DB", "DIGEST_CONFIG", "DIGEST_OUTBOX"):
         monkeypatch.delenv(var, raising=False)
     (tmp_path / "sources.yaml").write_text(
@@ -240,14 +241,14 @@ def test_the_digest_shows_what_the_conversations_show(tmp_path: Path, capsys: py
     # two exports, ingested one after the other: a thread's posts are split between them at random
     half = len(rows) // 2
     write_csv(folder / "twcs-1.csv", rows[:half])
-    first = run_cli(capsys, "--config", str(tmp_path), "ingest")
+    first = run_cli(capsys, "--config", str(tmp_path), "--db", db_url, "ingest")
     assert first.code == 0
     write_csv(folder / "twcs-2.csv", rows[half:])
-    assert run_cli(capsys, "--config", str(tmp_path), "ingest").code == 0
+    assert run_cli(capsys, "--config", str(tmp_path), "--db", db_url, "ingest").code == 0
     for (start, end), day in zip(WEEKS[:2], ("2017-11-01", "2017-11-08"), strict=True):
         volume, want_addressed, want_answered, want_median = expected(rows, accounts, keywords, start, end)
         assert want_addressed > 40 and 0 < want_answered < want_addressed and want_median is not None
-        data = digest_json(capsys, tmp_path, day)
+        data = digest_json(capsys, tmp_path, db_url, day)
         assert data["start"] == start.isoformat()
         # the support accounts' answers are no mentions; a follow-up to one of them is, naming nothing
         assert data["kpis"]["mentions"] == volume
@@ -256,7 +257,8 @@ def test_the_digest_shows_what_the_conversations_show(tmp_path: Path, capsys: py
         assert (r["addressed"], r["answered"]) == (want_addressed, want_answered)
         assert r["rate"] == round(want_answered / want_addressed, 4)
         assert r["median_first_response_minutes"] == pytest.approx(want_median, abs=0.05)
-        text = run_cli(capsys, "--config", str(tmp_path), "preview", "weekly", "--date", day, "--format", "text").out
+        text = run_cli(capsys, "--config", str(tmp_path), "--db", db_url, "preview", "weekly", "--date", day,
+                       "--format", "text").out
         assert f"{want_answered} of {want_addressed} addressed to us" in text
     assert re.search(r"care \[twitter\]: ok · \d+ items, \d+ about the brand, \d+ replies kept for their threads\n",
                      first.out), first.out
