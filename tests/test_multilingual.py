@@ -166,3 +166,33 @@ def test_a_language_without_cue_lexicons_is_scored_by_the_english_rules(code: st
         assert result.sentiment == "negative"
     else:
         assert result.polarity == textblob_polarity(text)  # as before the language had a folder
+
+
+# --- topic keywords in every language --------------------------------------------------------------
+
+_TOPICS = {"Baggage": ["bag", "luggage", "maleta", "valise", "Koffer", "pt:mala", "valigia"],
+           "Delays": ["delay", "retraso", "retard", "Verspätung", "atraso", "ritardo"]}
+
+
+@pytest.mark.parametrize(("text", "topics"), [
+    ("Acme Air perdió mis dos maletas en Madrid y nadie me responde. Un desastre.", ("Baggage",)),
+    ("Acme Air a perdu nos valises à Lyon, aucune réponse. Inadmissible.", ("Baggage",)),
+    ("Acme Air hat unsere Koffer verloren, seit drei Tagen keine Antwort. Unmöglich.", ("Baggage",)),
+    ("A Acme Air perdeu as nossas malas em Lisboa. Ninguém responde. Vergonha.", ("Baggage",)),
+    ("Acme Air ha perso le nostre valigie a Roma. Vergognoso, nessuna risposta.", ("Baggage",)),
+    ("Tres horas de retraso con Acme Air y ni una explicación. Pésimo servicio.", ("Delays",)),
+    # Spanish "mala" is bad, not a suitcase: the Portuguese keyword is not matched in Spanish texts
+    ("Muy mala experiencia con Acme Air, nadie me ayudó. Un desastre.", ()),
+])
+def test_topic_keywords_in_several_languages_match_each_texts_own_forms(text: str, topics: tuple[str, ...]) -> None:
+    result = Classifier(_TOPICS).classify(text)
+    assert result.complaint, result
+    assert result.topics == topics, result
+
+
+def test_a_one_language_keyword_is_matched_as_written_in_the_praise_fallback() -> None:
+    from digest.classify.topics import keyword_language
+
+    assert keyword_language("pt:mala") == ("pt", "mala")
+    assert keyword_language("check-in") == ("", "check-in")
+    assert keyword_language("on hold") == ("", "on hold")

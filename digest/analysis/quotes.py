@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from ..classify.topics import keyword_language
 from ..formatting import channel_label, compact, number, percent, plain_line
 from ..rollups import Facts
 from ..text import safe_url
@@ -138,7 +139,8 @@ def praise_section(cur: Facts, c_cur: Counts, c_prev: Counts | None, against: st
         for name, keywords in praise_topics.items():
             hit = tagged.map(lambda ts, name=name: name in ts).to_numpy(dtype=bool)
             if keywords:
-                hit = hit | texts.str.contains(keyword_pattern(keywords), regex=True).to_numpy(dtype=bool)
+                plain = [keyword_language(k)[1] for k in keywords]  # "pt:mala" is "mala" in any text here
+                hit = hit | texts.str.contains(keyword_pattern(plain), regex=True).to_numpy(dtype=bool)
             n = int(hit.sum())
             if n:
                 found.append(TopicCount(plain_line(name, 60), n, number(n)))

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from .. import sentiment_model
 from ..models import UNSCORED, Classification
-from .cues import known_words, lexicon, words
+from .cues import known_words, lexicon
 from .decide import decide, model_inputs, with_model
 from .evidence import collect
 from .grammar import cue_languages
@@ -15,7 +15,7 @@ from .language import load as load_language
 from .lexicons import vader, vocabulary
 from .scores import for_vader, load_textblob, textblob_polarity, vader_compound
 from .tokens import word_costs
-from .topics import TopicMatcher
+from .topics import TopicMatcher, language_words
 
 
 class Classifier:
@@ -26,8 +26,9 @@ class Classifier:
         topics: Mapping[str, Sequence[str]] = {},  # noqa: B006 - read only, the interface's default
         praise_topics: Mapping[str, Sequence[str]] = {},  # noqa: B006
     ) -> None:
-        self._topics = TopicMatcher(topics)
-        self._praise = TopicMatcher(praise_topics)
+        # one matcher per language the classifier reads, each stemming the keywords as it stems the text
+        self._topics = {code: TopicMatcher(topics, code) for code in ("en", *sorted(cue_languages()))}
+        self._praise = {code: TopicMatcher(praise_topics, code) for code in ("en", *sorted(cue_languages()))}
         self._vader = vader()
         # Load (and check) every lexicon now, not on the first mention: TextBlob's loads lazily, and a
         # worker process forked from this one would otherwise read it again on each ingest.
@@ -61,9 +62,10 @@ class Classifier:
             lean = self._model.lean(text, model_inputs(evidence, compound, polarity)).lean
             decision = with_model(decide(evidence, compound, polarity), lean, evidence, words=len(text.split()))
         topics: tuple[str, ...] = ()
-        if self._topics and (decision.complaint or decision.sentiment == "negative"):
+        matcher = self._topics.get(language, self._topics["en"])
+        if matcher and (decision.complaint or decision.sentiment == "negative"):
             # only the sentences that report the problem: "Sent from seat 19E" is no complaint about seats
-            topics = self._topics.match([s if keep else "|" for s, keep in zip(stems, topical, strict=True)])
+            topics = matcher.match([s if keep else "|" for s, keep in zip(stems, topical, strict=True)])
         return Classification(
             sentiment=decision.sentiment,
             polarity=polarity,
@@ -105,9 +107,10 @@ class Classifier:
 
     def praise_topics(self, text: str, *, classification: Classification | None = None) -> tuple[str, ...]:
         """Names of the praise topics a positive text mentions; () for any other text."""
-        if not self._praise:
+        if not self._praise["en"]:
             return ()
         result = classification if classification is not None else self.classify(text)
         if result.sentiment != "positive":
             return ()
-        return self._praise.match(words(text))
+        language = result.language if result.language in self._praise else "en"
+        return self._praise[language].match(language_words(text, language))

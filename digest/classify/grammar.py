@@ -68,7 +68,7 @@ class Grammar:
     boosters: frozenset[str]  # stems
     numbers: frozenset[str]  # folded
     elision: bool
-    stem: Callable[[str], str]  # a folded word's stem; the folder's unstemmed.txt words stay whole
+    stem: Callable[[str], str]  # a folded word's stem; unstemmed.txt's words stay whole (a line's forms: its first)
 
 
 def _word_list(name: str, language: str) -> list[list[str]]:
@@ -96,12 +96,15 @@ def grammar(language: str) -> Grammar:
     """The grammar words and stemmer of a language with a cue folder."""
     algorithm = _SNOWBALL.get(language)
     # words the stemmer would merge with an unrelated cue (Spanish "atentamente", a sign-off, and "atento")
-    unstemmed = frozenset(w for words in _word_list("unstemmed.txt", language) for w in words)
+    # one line a word and its forms ("mala malas"): each form stands for the first, unstemmed
+    unstemmed = {w: words[0] for words in _word_list("unstemmed.txt", language) for w in words}
     snowball = snowballstemmer.stemmer(algorithm) if algorithm is not None else None
 
     @functools.lru_cache(maxsize=1 << 16)
     def stem(word: str) -> str:
-        return word if snowball is None or word in unstemmed else str(snowball.stemWord(word))
+        if word in unstemmed:
+            return unstemmed[word]
+        return word if snowball is None else str(snowball.stemWord(word))
     boosters = frozenset(stem(words[-1]) for words in _word_list("boosters.txt", language))
     contrast = tuple(sorted((tuple(w) for w in _word_list("contrast.txt", language)), key=len, reverse=True))
     negators = frozenset(w for words in _word_list("negators.txt", language) for w in words)
