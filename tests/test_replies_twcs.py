@@ -262,3 +262,21 @@ def test_the_digest_shows_what_the_conversations_show(tmp_path: Path, capsys: py
         assert f"{want_answered} of {want_addressed} addressed to us" in text
     assert re.search(r"care \[twitter\]: ok · \d+ items, \d+ about the brand, \d+ replies kept for their threads\n",
                      first.out), first.out
+
+
+def test_dates_of_every_form_in_any_order() -> None:
+    """The form that read the last date is tried first (speed: a Twitter date was the last of 18 forms);
+    each date still reads as its own form says, whatever came before it."""
+    from digest.sources.fields import parse_date
+
+    want = {"Tue Oct 31 22:10:47 +0000 2017": datetime(2017, 10, 31, 22, 10, 47, tzinfo=UTC),
+            "03/04/2024 10:00": datetime(2024, 3, 4, 10, 0, tzinfo=UTC),
+            "04.03.2024 10:00": datetime(2024, 3, 4, 10, 0, tzinfo=UTC),
+            "2024/03/04": datetime(2024, 3, 4, tzinfo=UTC),
+            "Mar 4, 2024": datetime(2024, 3, 4, tzinfo=UTC),
+            "Wed, 18 Mar 2020 14:05:00 -0400": datetime(2020, 3, 18, 18, 5, tzinfo=UTC)}
+    order = list(want) * 3
+    random.Random(4).shuffle(order)
+    assert [parse_date(text, None, UTC) for text in order] == [want[text] for text in order]
+    with pytest.raises(ValueError):
+        parse_date("Tue Oct 31 not a date", None, UTC)
