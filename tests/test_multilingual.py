@@ -170,7 +170,7 @@ def test_a_language_without_cue_lexicons_is_scored_by_the_english_rules(code: st
 
 # --- topic keywords in every language --------------------------------------------------------------
 
-_TOPICS = {"Baggage": ["bag", "luggage", "maleta", "valise", "Koffer", "pt:mala", "valigia"],
+_TOPICS = {"Baggage": ["bag", "luggage", "maleta", "valise", "Koffer", "Gepäck", "pt:mala", "valigia"],
            "Delays": ["delay", "retraso", "retard", "Verspätung", "atraso", "ritardo"]}
 
 
@@ -196,3 +196,16 @@ def test_a_one_language_keyword_is_matched_as_written_in_the_praise_fallback() -
     assert keyword_language("pt:mala") == ("pt", "mala")
     assert keyword_language("check-in") == ("", "check-in")
     assert keyword_language("on hold") == ("", "on hold")
+
+
+@pytest.mark.parametrize(("text", "topics"), [
+    ("Acme Air hat meinen Reisekoffer verloren, seit drei Tagen keine Antwort. Unmöglich.", ("Baggage",)),
+    ("Seit einer Stunde warten wir am Gepäckband von Acme Air. Unmöglich!", ("Baggage",)),
+    ("Zwei Stunden Abflugverspätung mit Acme Air und keine Information. Sehr ärgerlich.", ("Delays",)),
+    # a short keyword is no compound part: "App" does not find "Appetit"
+    ("Das Essen bei Acme Air verdirbt einem den Appetit. Ekelhaft, nie wieder.", ()),
+])
+def test_german_compounds_hold_a_keyword_as_their_first_or_last_part(text: str, topics: tuple[str, ...]) -> None:
+    result = Classifier(_TOPICS | {"App": ["app"]}).classify(text)
+    assert result.complaint, result
+    assert result.topics == topics, result

@@ -19,6 +19,12 @@ def language_words(text: str, language: str = "en") -> list[str]:
     return [t.stem for t in grammar.tokens(text, g) if isinstance(t, Token) and not t.boundary]
 
 
+# languages that write compounds as one word: a one-word keyword is also found as a compound's first or last
+# part ("Gepäck" in "Gepäckband", "Koffer" in "Reisekoffer") when both are long enough to mean it
+_COMPOUNDING: Final = frozenset({"de"})
+_PART_MIN: Final = 4  # the keyword's stem ("koff", "gepack"; not "app", which starts "Appetit")
+_REST_MIN: Final = 3  # what the compound adds ("band", "reise")
+
 # "pt:mala": a keyword for one language's texts only (Portuguese "mala" is a suitcase, Spanish "mala" is bad)
 _ONE_LANGUAGE: Final = re.compile(r"^([a-z]{2}):(?=\S)(.+)$")
 
@@ -40,6 +46,7 @@ class TopicMatcher:
 
     def __init__(self, topics: Mapping[str, Sequence[str]], language: str = "en") -> None:
         self._by_first: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        self._parts: list[tuple[str, str]] = []  # (stem, topic) found inside compounds
         self._order = {name: k for k, name in enumerate(topics)}
         for name, keywords in topics.items():
             for entry in keywords:
@@ -49,6 +56,8 @@ class TopicMatcher:
                 key = tuple(language_words(keyword, language))
                 if key:
                     self._by_first.setdefault(key[0], []).append((name, key))
+                if language in _COMPOUNDING and len(key) == 1 and len(key[0]) >= _PART_MIN:
+                    self._parts.append((key[0], name))
 
     def __bool__(self) -> bool:
         return bool(self._by_first)
@@ -59,5 +68,8 @@ class TopicMatcher:
         for i, s in enumerate(stems):
             for name, key in self._by_first.get(s, ()):
                 if name not in found and tuple(stems[i : i + len(key)]) == key:
+                    found.add(name)
+            for part, name in self._parts:
+                if name not in found and len(s) >= len(part) + _REST_MIN and (s.startswith(part) or s.endswith(part)):
                     found.add(name)
         return tuple(sorted(found, key=self._order.__getitem__))
