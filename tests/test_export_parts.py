@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from digest import pipeline
+from digest.errors import SourceError
 from digest.models import SourceResult
 from digest.sources import exports, stream_source
 from digest.store import Store
@@ -76,6 +77,22 @@ def test_an_export_is_read_in_parts_each_with_the_state_to_keep(tmp_path: Path, 
     config, spec = spec_of(tmp_path)
     whole = exports.fetch(spec, make_ctx(config, session))
     assert ids(whole) == [i for p in (*middle, last) for i in ids(p)] and whole.state == last.state
+
+
+def test_a_csv_file_of_any_size_is_read_and_a_json_one_over_the_limit_is_refused(
+        tmp_path: Path, session: requests.Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_calls(tmp_path / "exports" / "calls-1.csv", 50)
+    size = (tmp_path / "exports" / "calls-1.csv").stat().st_size
+    monkeypatch.setattr(exports, "MAX_JSON_BYTES", size // 2)  # the CSV is twice the JSON limit
+    config, spec = spec_of(tmp_path)
+    result = exports.fetch(spec, make_ctx(config, session))
+    assert (result.status, len(result.mentions)) == ("ok", 50), result.error
+    items = [{"ticket_id": f"J{i}", "created_at": NOW.isoformat(), "notes": "bag lost " * 20} for i in range(50)]
+    (tmp_path / "exports" / "calls-2.json").write_text(json.dumps(items), encoding="utf-8")
+    config = make_config(tmp_path, [{"name": "calls", "kind": "json", "path": "exports/calls-*.json",
+                                     "channel": "call_center", "brand_filter": False, "fields": FIELDS}])
+    with pytest.raises(SourceError, match=r"calls-2\.json: larger than .*export as CSV"):
+        exports.fetch(config.sources.sources[0], make_ctx(config, session))
 
 
 def test_a_file_read_in_part_goes_on_after_the_rows_stored(tmp_path: Path, session: requests.Session) -> None:

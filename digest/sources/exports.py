@@ -10,7 +10,8 @@ An export is read in parts (`stream`): CHUNK_ROWS rows at a time, each part with
 mentions are stored, so that an ingest holds one part of a large export, not all of it, and an ingest killed
 in the middle of a file resumes after the last part stored (the file's state entry then holds `rows`, how
 many records were read, beside its sha256). A CSV file is read as a stream; a JSON file is parsed whole (the
-standard library has no streaming JSON parser), so its size bounds what reading it holds: MAX_FILE_BYTES.
+standard library has no streaming JSON parser), so its size bounds what reading it holds: MAX_JSON_BYTES. A
+CSV file has no size limit: what reading it holds does not grow with it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from .http import FetchContext, mib
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 200 * 1024 * 1024  # a month of tickets is large, but not this large
+MAX_JSON_BYTES = 200 * 1024 * 1024  # a JSON export is parsed whole: a month of tickets is large, but not this large
 # Records (rows or items) of an export handed on at a time: what an ingest holds of a large export, and the
 # most an ingest killed in the middle of a file reads again (the store holds every part before it).
 CHUNK_ROWS = 2000
@@ -191,8 +192,9 @@ def _read_if_changed(path: Path, spec: FileExportSource, before: Mapping[str, An
                 and before.get("mtime_ns") == st.st_mtime_ns:
             out.entry = dict(before)
             return
-        if st.st_size > MAX_FILE_BYTES:
-            raise SourceError(f"{path.name}: larger than {mib(MAX_FILE_BYTES)}")
+        if spec.kind == "json" and st.st_size > MAX_JSON_BYTES:
+            raise SourceError(f"{path.name}: larger than {mib(MAX_JSON_BYTES)} (a JSON export is read whole; "
+                              "export as CSV, which is read as a stream)")
         sha256 = _fingerprint(path, spec.encoding)
     except OSError as exc:
         out.failures.append(f"{path.name}: cannot read ({exc.strerror or exc})")
