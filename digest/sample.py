@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import random
 import sys
 from collections.abc import Sequence
@@ -536,13 +537,43 @@ def _iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The brand's care account answers posts addressed to it on social media (issue 16: "Did we answer?"), from a
+# generator of its own (the posts stay as they were): most within the hour, some after hours, some never.
+REPLIES_SEED = 3_000_017
+CARE_ACCOUNT = "AcmeAirHelp"
+ADDRESSED = "@AcmeAir"  # a post naming the brand's account is addressed to it (brand.accounts)
+CARE_REPLIES = (
+    "@{handle} We're sorry to hear this. Please DM us your booking reference and we'll look into it now.",
+    "@{handle} That's not the experience we want for you. Our team is on it - check your DMs.",
+    "@{handle} Thanks for letting us know. Could you send us a DM with your confirmation code?",
+    "@{handle} Apologies for the trouble. We've passed this to the airport team and will update you.",
+)
+
+
+def _care_reply(rng: random.Random, when: datetime, now: datetime) -> datetime | None:
+    """When the care account answers a post made at `when`: None for about a fifth, and for answers not yet
+    given; otherwise after a wait of minutes to hours (median about 40 minutes)."""
+    if rng.random() < 0.2:
+        return None
+    wait = min(rng.lognormvariate(math.log(40), 1.0), 36 * 60)
+    at = when + timedelta(minutes=wait)
+    return at if at <= now else None
+
+
 def _social_rss(gen: _Gen) -> str:
-    """RSS 2.0 as a social-listening bridge would export it: one item per post, the post as the title."""
+    """RSS 2.0 as a social-listening bridge would export it: one item per post, the post as the title; the
+    care account's answers carry Atom threading's thr:in-reply-to (RFC 4685), as bridges write it."""
     items = []
+    care = random.Random(REPLIES_SEED)  # noqa: S311 - sample data, repeatable by design
     for i, item in enumerate(_social_items(gen)):
         handle = gen.rng.choice(HANDLES)
         link = f"https://social.example/{handle}/status/{1_700_000_000_000 + i * 7919}"
         items.append(_rss_item(item.text, link, escape(item.text), f"@{handle}", item.when, link))
+        answered = _care_reply(care, item.when, gen.now) if ADDRESSED.lower() in item.text.lower() else None
+        if answered is not None:
+            text = care.choice(CARE_REPLIES).format(handle=handle)
+            reply = f"https://social.example/{CARE_ACCOUNT}/status/{2_000_000_000_000 + i * 7919}"
+            items.append(_rss_item(text, reply, escape(text), f"@{CARE_ACCOUNT}", answered, reply, in_reply_to=link))
     for j, (title, link, text, author) in enumerate(HOSTILE):
         when = gen.now - timedelta(days=3 + 11 * j, hours=5)
         items.append(_rss_item(title, link, escape(gen.fill(text)), author, when, f"hostile-{j}"))
@@ -559,17 +590,19 @@ def _social_rss(gen: _Gen) -> str:
     return _rss("Acme Air on social media", "https://social.example/search?q=acme+air", gen.now, items)
 
 
-def _rss_item(title: str, link: str, description_xml: str, author: str, when: datetime, guid: str) -> str:
+def _rss_item(title: str, link: str, description_xml: str, author: str, when: datetime, guid: str, *,
+              in_reply_to: str = "") -> str:
     # author with CR/LF survives XML only as character references; that is how a hostile feed sends it
     author_xml = escape(author).replace("\r", "&#13;").replace("\n", "&#10;")
+    thread = f"<thr:in-reply-to ref=\"{escape(in_reply_to)}\"/>" if in_reply_to else ""
     return (f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
-            f"<guid isPermaLink=\"false\">{escape(guid)}</guid><author>{author_xml}</author>"
+            f"<guid isPermaLink=\"false\">{escape(guid)}</guid><author>{author_xml}</author>{thread}"
             f"<pubDate>{_rfc822(when)}</pubDate><description>{description_xml}</description></item>")
 
 
 def _rss(title: str, link: str, now: datetime, items: list[str]) -> str:
     return ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
-            f"<rss version=\"2.0\"><channel><title>{escape(title)}</title><link>{escape(link)}</link>"
+            f"<rss version=\"2.0\" xmlns:thr=\"http://purl.org/syndication/thread/1.0\"><channel><title>{escape(title)}</title><link>{escape(link)}</link>"
             f"<description>{escape(title)}</description><lastBuildDate>{_rfc822(now)}</lastBuildDate>\n"
             + "\n".join(items) + "\n</channel></rss>\n")
 

@@ -135,3 +135,17 @@ def test_posts_are_worded_differently(results: dict[str, SourceResult]) -> None:
             continue  # exports are deduplicated by ticket id only
         distinct = {normalize(m.text) for m in result.mentions}
         assert len(distinct) >= 0.75 * len(result.mentions), name
+
+
+def test_the_care_account_answers_most_posts_addressed_to_it_threaded(results: dict[str, SourceResult]) -> None:
+    """The social sample's answers by @AcmeAirHelp are the brand's posts (brand.accounts), never mentions,
+    each threaded (thr:in-reply-to) to a customer post addressed to @AcmeAir."""
+    social = results["Social listening (sample)"]
+    answers = [p.post for p in social.posts if p.post.author.lstrip("@").casefold() == "acmeairhelp"]
+    assert {p.org for p in social.posts} == {"brand"}  # the brand, not a competitor
+    mentions = {m.external_id: m for m in social.mentions}
+    assert answers and all(p.reply_to in mentions for p in answers)
+    assert all("@acmeair" in mentions[p.reply_to].text.casefold() for p in answers)
+    assert not any(m.author.lstrip("@").casefold() == "acmeairhelp" for m in social.mentions)
+    addressed = [m for m in social.mentions if "@acmeair" in m.text.casefold()]
+    assert 0.5 <= len(answers) / len(addressed) <= 0.9  # most, not all: "Did we answer?" has something to say
