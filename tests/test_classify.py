@@ -364,7 +364,9 @@ _PRAISE = decide.Decision("positive", False, 0.5)
     (_COMPLAINT, -3.5, Evidence(complaint=1.0, mocking=1.2), 60, ("positive", False)),  # a long review's worry
     (_COMPLAINT, -3.5, Evidence(complaint=1.0, mocking=1.2), 8, ("negative", True)),  # short: the rules' call
     (_COMPLAINT, -3.5, Evidence(complaint=1.0, loose=0.5), 8, ("positive", False)),  # only loose negation
-    (_COMPLAINT, -2.9, Evidence(complaint=1.0), 60, ("negative", True)),  # not sure enough to overrule
+    (_COMPLAINT, -2.9, Evidence(complaint=1.0), 60, ("positive", False)),  # a long text: sure enough
+    (_COMPLAINT, -1.9, Evidence(complaint=1.0), 60, ("negative", True)),  # not sure enough to overrule
+    (_COMPLAINT, -2.9, Evidence(complaint=0.4, loose=0.4), 8, ("negative", True)),  # short: not sure enough
     (_PRAISE, 3.5, Evidence(), 5, ("negative", True)),  # VADER's "positive" the words contradict
     (_PRAISE, 3.5, Evidence(praise=1.0), 5, ("positive", False)),  # "not bad at all": the cue stands
 ])

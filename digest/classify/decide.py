@@ -99,9 +99,11 @@ _FILL_AT: Final = 2.0
 #   ("not bad at all") and a problem the rules found reported in a short text ("Thanks for nothing.",
 #   "Great, another delay. Thanks a lot."): words alone miss idioms, negation and irony;
 _OVERRULE_AT: Final = 3.0
-# - a reported problem in a text this short is the rules' call (in a long review, praise beside a
-#   problem is usually sincere)
+# - a reported problem in a text this short is the rules' call; in a longer one (a review, an email) the
+#   model's reading of the whole overrules a negative verdict at this lean: praise beside a problem there is
+#   usually sincere ("Perfect fit... the only problem is the buttons"), and the rules read it as sarcasm
 _SHORT_WORDS: Final = 30
+_OVERRULE_LONG_AT: Final = 2.0
 
 
 def with_model(rules: Decision, lean: float, ev: Evidence, *, words: int) -> Decision:
@@ -112,7 +114,7 @@ def with_model(rules: Decision, lean: float, ev: Evidence, *, words: int) -> Dec
     if sentiment == "neutral":
         take = not ev.request and abs(lean) >= _FILL_AT
     elif sentiment == "negative":
-        take = lean <= -_OVERRULE_AT and not reported
+        take = not reported and lean <= -(_OVERRULE_AT if words < _SHORT_WORDS else _OVERRULE_LONG_AT)
     else:
         take = lean >= _OVERRULE_AT and ev.praise + ev.mocking == 0
     if take:
