@@ -209,3 +209,15 @@ def test_german_compounds_hold_a_keyword_as_their_first_or_last_part(text: str, 
     result = Classifier(_TOPICS | {"App": ["app"]}).classify(text)
     assert result.complaint, result
     assert result.topics == topics, result
+
+
+@pytest.mark.parametrize("text", [
+    "¿Pueden cambiar mi vuelo al martes? Atentamente, Juan Pérez",
+    "Quisiera saber el horario del mostrador. Cordialmente, Ana",
+    "Gostaria de alterar a minha reserva para sexta. Atenciosamente, Maria",
+    "Gostaríamos de saber se o voo sai no horário. Cordialmente, Ana",
+])
+def test_a_request_signed_off_politely_is_no_praise(text: str, classifier: Classifier) -> None:
+    # "Atentamente" stems like "atento" (attentive), "Gostaria" (I would like) like "gostei" (I liked it)
+    result = classifier.classify(text)
+    assert (result.sentiment, result.complaint) == ("neutral", False), (result, classifier.cues(text))
