@@ -46,11 +46,24 @@ def test_each_language_of_the_evaluation_texts_is_detected(language: str) -> Non
     ("👍👍", UNDETERMINED),  # nothing to tell a language by
     ("https://t.co/abc123", UNDETERMINED),
     ("@AcmeAir @AcmeAirHelp", UNDETERMINED),
-    ("gracias", UNDETERMINED),  # one foreign word: too short to say
+    ("gracias", "es"),  # too short for the model: the words of one scored language's lexicons say it
+    ("Nie wieder!", "de"),
+    ("Muy mal.", "es"),
+    ("Das war schön.", "de"),  # scored as English, VADER read "war" as negative: a complaint
+    ("Bravo!", UNDETERMINED),  # a word of several languages' lexicons says nothing
+    ("UA DEN", UNDETERMINED),  # codes in capitals ("den" is German) say nothing either
     ("アクメ", "ja"),  # the script says it, however short
 ])
 def test_short_texts_fall_back_to_english_words_or_undetermined(text: str, expected: str) -> None:
     assert detect(text) == expected
+
+
+@pytest.mark.parametrize(("text", "sentiment"), [("Gracias!", "positive"), ("Pésimo", "negative"),
+                                                 ("Nie wieder!", "negative"), ("Danke!", "positive")])
+def test_a_short_text_in_another_language_is_scored_by_its_lexicons(text: str, sentiment: str) -> None:
+    from digest.classify import Classifier
+
+    assert Classifier().classify(text).sentiment == sentiment
 
 
 def test_english_tweets_the_model_is_unsure_of_stay_english() -> None:
