@@ -348,7 +348,7 @@ def run(c: Context, period: Period | None) -> None:
         if not c.quiet:
             click.echo(ingest_summary)
         alert_status, alert_summary = _report_alert(
-            alerts.check_alerts(config, store, mailer, now=now, templates=c.templates()))
+            alerts.check_alerts(config, store, mailer, now=now, templates=c.templates()), c.quiet)
         if not c.quiet:
             click.echo(alert_summary)
         deliveries = pipeline.send_due(config, store, mailer, now=now, templates=c.templates(), period=period)
@@ -362,13 +362,14 @@ def run(c: Context, period: Period | None) -> None:
     sys.exit(ingest_status)
 
 
-def _report_alert(outcome: alerts.AlertOutcome) -> tuple[ExitStatus, str]:
-    """Print the spike and each failed alert; the status and summary line."""
+def _report_alert(outcome: alerts.AlertOutcome, quiet: bool = False) -> tuple[ExitStatus, str]:
+    """Print the spike, each unanswered complaint alerted (not with `quiet`: the summary counts them) and each
+    failed alert; the status and summary line."""
     if outcome.spike is not None:
         sp = outcome.spike
         click.echo(f"spike: {sp.negative} negative mentions in {sp.hours * 60:.0f} min "
                    f"(usual {sp.expected:.1f}); phrases: {', '.join(sp.phrases) or '-'}")
-    for addr, u in outcome.overdue:
+    for addr, u in () if quiet else outcome.overdue:
         click.echo(f"unanswered → {addr}: mention {u.id} ({u.channel}, {u.influence:,.0f} reach, "
                    f"{u.published:%Y-%m-%d %H:%M} UTC)")
     for line in (*outcome.failed, *outcome.unanswered_failed):
@@ -394,7 +395,7 @@ def alert(c: Context, dry_run: bool) -> None:
                                       templates=c.templates(), dry_run=dry_run)
     finally:
         store.close()
-    status, summary = _report_alert(outcome)
+    status, summary = _report_alert(outcome, c.quiet and not dry_run)
     click.echo(summary)
     sys.exit(status)
 

@@ -180,3 +180,27 @@ def test_alert_command_reports_unanswered(setup: tuple[Path, Store], smtp_server
     assert len(smtp_server.messages) == 2
     r = run_cli(capsys, "--config", str(cfg_dir), "--db", db, "alert")
     assert r.out.strip().endswith("alerts: 0 sent, 0 failed · no spike") and len(smtp_server.messages) == 2
+
+
+def test_run_quiet_says_the_unanswered_alerts_in_its_one_line(setup: tuple[Path, Store], smtp_server: SmtpServer,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`digest -q run` (cron) ingests, sends what is due and checks alerts: its one summary line counts the
+    unanswered alerts, which go to the alert recipients once."""
+    cfg_dir, store = setup
+    (cfg_dir / "feed.xml").write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>care</title>'
+                                      "<link>https://x.example/</link><description>d</description></channel></rss>")
+    now = datetime.now(UTC)
+    store.add_mentions([(mention("late", now - timedelta(hours=5)), COMPLAINT)], fetched=now)
+    for key, value in smtp_server.env().items():
+        monkeypatch.setenv(key, value)
+    db = store.url.render_as_string(hide_password=False)
+    r = run_cli(capsys, "--config", str(cfg_dir), "--db", db, "-q", "run")
+    assert r.code == 0, r.err + r.out
+    assert len(r.out.strip().splitlines()) == 1, r.out
+    assert "alerts: 0 sent, 0 failed, unanswered 2 sent, 0 failed" in r.out, r.out
+    paged = sorted(rcpt for _, [rcpt] in smtp_server.envelopes if rcpt != "dana@acme.example")
+    assert paged == ["ceo@acme.example", "coo@acme.example"]
+    r = run_cli(capsys, "--config", str(cfg_dir), "--db", db, "-q", "run")
+    assert "unanswered" not in r.out and sorted(
+        rcpt for _, [rcpt] in smtp_server.envelopes if rcpt != "dana@acme.example") == paged
