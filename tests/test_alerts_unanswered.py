@@ -204,3 +204,26 @@ def test_run_quiet_says_the_unanswered_alerts_in_its_one_line(setup: tuple[Path,
     r = run_cli(capsys, "--config", str(cfg_dir), "--db", db, "-q", "run")
     assert "unanswered" not in r.out and sorted(
         rcpt for _, [rcpt] in smtp_server.envelopes if rcpt != "dana@acme.example") == paged
+
+
+def test_serve_alert_job_logs_whom_the_unanswered_went_to(setup: tuple[Path, Store], smtp_server: SmtpServer,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """`digest serve`'s alert job sends the unanswered alert once and says so in the log, to whom."""
+    import logging
+
+    from digest import schedule
+
+    cfg_dir, store = setup
+    store.add_mentions([(mention("late", NOW - timedelta(hours=5)), COMPLAINT)], fetched=NOW)
+    settings = smtp_settings(smtp_server.env())
+    assert settings is not None
+    sched = schedule.build_scheduler(load_config(cfg_dir), store, SmtpMailer(settings), templates=Templates(),
+                                     clock=lambda: NOW)
+    job = sched.get_job("alerts")
+    assert job is not None
+    with caplog.at_level(logging.WARNING, logger="digest.schedule"):
+        job.func()
+        job.func()  # once: the second check sends nothing, and says nothing
+    said = [r.getMessage() for r in caplog.records if "unanswered" in r.getMessage()]
+    assert said == ["unanswered complaints: alerts sent to ceo@acme.example, coo@acme.example"], said
+    assert sorted(rcpt for _, [rcpt] in smtp_server.envelopes) == ["ceo@acme.example", "coo@acme.example"]
