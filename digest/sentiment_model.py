@@ -155,6 +155,16 @@ class Model:
         self._char_weights = np.array([self.weight[g] for g in chars], dtype=np.float64)
         self._chars_of = lru_cache(maxsize=50_000)(self._known_chars)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (a worker started without fork gets the Classifier pickled): the cache is left behind."""
+        state = dict(self.__dict__)
+        del state["_chars_of"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._chars_of = lru_cache(maxsize=50_000)(self._known_chars)
+
     def _known_chars(self, token: str) -> npt.NDArray[np.int64]:
         """The indexes of the character grams of one word that the model weighs, once per occurrence."""
         grams = char_grams([token], self.char_sizes)

@@ -94,3 +94,13 @@ def test_the_shipped_artefact_loads_is_small_and_leans_the_right_way() -> None:
     quiet = [0.0] * (len(sm.DIRECTION) - 1)  # no evidence from the rules: the words alone decide
     assert model.lean("the food was bland and I won't be back", quiet).lean > 0
     assert model.lean("absolutely loved it, the staff were wonderful", quiet).lean < 0
+
+
+def test_the_model_pickles_for_workers_not_started_by_fork() -> None:
+    import pickle
+
+    model = sm.shipped()
+    inputs = [0.2] + [0.0] * (len(sm.DIRECTION) - 2)
+    want = model.lean("They lost my bag, bad bad service", inputs).lean
+    again = pickle.loads(pickle.dumps(model))  # noqa: S301 - our own object
+    assert again.lean("They lost my bag, bad bad service", inputs).lean == want
