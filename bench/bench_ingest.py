@@ -119,16 +119,19 @@ def classifier_cost(feeds: list[Path]) -> list[str]:
     for text in texts:
         classifier.classify(text)
     whole = (time.perf_counter() - started) / len(texts)
-    inputs = []
+    asked = []  # the texts the Classifier asks the model about (decide.model_may_change), with their inputs
     for text in texts:
         ev, _ = collect(text)
-        inputs.append(decide.model_inputs(ev, vader_compound(vader(), for_vader(text)), textblob_polarity(text)))
+        compound, polarity = vader_compound(vader(), for_vader(text)), textblob_polarity(text)
+        if decide.model_may_change(decide.decide(ev, compound, polarity), ev, words=len(text.split())):
+            asked.append((text, decide.model_inputs(ev, compound, polarity)))
     started = time.perf_counter()
-    for text, row in zip(texts, inputs, strict=True):
+    for text, row in asked:
         model.lean(text, row)
     part = (time.perf_counter() - started) / len(texts)
     return [f"classifier: {whole * 1e6:,.0f} us per text, of which the learned model {part * 1e6:,.0f} us "
-            f"({part / whole:.0%}); the model takes {model_bytes / 2**20:.1f} MiB at its peak while loading "
+            f"({part / whole:.0%}; asked about {len(asked) / len(texts):.0%} of the texts); the model takes "
+            f"{model_bytes / 2**20:.1f} MiB at its peak while loading "
             f"({sentiment_model.ARTEFACT.stat().st_size / 2**20:.2f} MiB on disk)"]
 
 

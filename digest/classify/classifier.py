@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from .. import sentiment_model
 from ..models import UNSCORED, Classification
 from .cues import known_words, lexicon
-from .decide import decide, model_inputs, with_model
+from .decide import decide, model_inputs, model_may_change, with_model
 from .evidence import collect
 from .grammar import cue_languages
 from .language import SCORED, detect
@@ -59,8 +59,11 @@ class Classifier:
             polarity = textblob_polarity(text)
             compound = vader_compound(self._vader, for_vader(text))
             evidence, stems = collect(text, topical=topical)
-            lean = self._model.lean(text, model_inputs(evidence, compound, polarity)).lean
-            decision = with_model(decide(evidence, compound, polarity), lean, evidence, words=len(text.split()))
+            decision = decide(evidence, compound, polarity)
+            words = len(text.split())
+            if model_may_change(decision, evidence, words=words):  # else the model need not be asked
+                lean = self._model.lean(text, model_inputs(evidence, compound, polarity)).lean
+                decision = with_model(decision, lean, evidence, words=words)
         topics: tuple[str, ...] = ()
         matcher = self._topics.get(language, self._topics["en"])
         if matcher and (decision.complaint or decision.sentiment == "negative"):

@@ -106,19 +106,27 @@ _SHORT_WORDS: Final = 30
 _OVERRULE_LONG_AT: Final = 2.0
 
 
+def model_may_change(rules: Decision, ev: Evidence, *, words: int) -> bool:
+    """Whether the learned model could move the rules' verdict at all (else it need not be asked)."""
+    if rules.sentiment == "neutral":
+        return not ev.request
+    if rules.sentiment == "negative":
+        return not (ev.complaint - ev.loose >= _MOCKED_AT and words < _SHORT_WORDS)  # a reported problem
+    return ev.praise + ev.mocking == 0
+
+
 def with_model(rules: Decision, lean: float, ev: Evidence, *, words: int) -> Decision:
     """The rules' decision corrected by the learned model's `lean` (> 0 negative) where it is sure;
     `ev` is the evidence the rules decided on, `words` the text's length in words."""
-    sentiment, complaint, score = rules.sentiment, rules.complaint, rules.score
-    reported = ev.complaint - ev.loose >= _MOCKED_AT and words < _SHORT_WORDS
-    if sentiment == "neutral":
-        take = not ev.request and abs(lean) >= _FILL_AT
-    elif sentiment == "negative":
-        take = not reported and lean <= -(_OVERRULE_AT if words < _SHORT_WORDS else _OVERRULE_LONG_AT)
+    if not model_may_change(rules, ev, words=words):
+        return rules
+    if rules.sentiment == "neutral":
+        take = abs(lean) >= _FILL_AT
+    elif rules.sentiment == "negative":
+        take = lean <= -(_OVERRULE_AT if words < _SHORT_WORDS else _OVERRULE_LONG_AT)
     else:
-        take = lean >= _OVERRULE_AT and ev.praise + ev.mocking == 0
-    if take:
-        sentiment = "negative" if lean > 0 else "positive"
-        complaint = sentiment == "negative" and ev.sympathy == 0
-        score = -math.tanh(lean / 4.0)
-    return Decision(sentiment, complaint, score)
+        take = lean >= _OVERRULE_AT
+    if not take:
+        return rules
+    sentiment: Sentiment = "negative" if lean > 0 else "positive"
+    return Decision(sentiment, sentiment == "negative" and ev.sympathy == 0, -math.tanh(lean / 4.0))
