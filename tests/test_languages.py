@@ -52,6 +52,12 @@ def test_each_language_of_the_evaluation_texts_is_detected(language: str) -> Non
     ("Das war schön.", "de"),  # scored as English, VADER read "war" as negative: a complaint
     ("Bravo!", UNDETERMINED),  # a word of several languages' lexicons says nothing
     ("UA DEN", UNDETERMINED),  # codes in capitals ("den" is German) say nothing either
+    # short English whose words other languages also have ("do" pt, "come" it, "a ton" fr, "was" de) is no
+    # other language: as many English words
+    ("yes I do", UNDETERMINED),
+    ("Thanks a ton!", UNDETERMINED),
+    ("no. come on.", UNDETERMINED),
+    ("it was 3472", UNDETERMINED),
     ("アクメ", "ja"),  # the script says it, however short
 ])
 def test_short_texts_fall_back_to_english_words_or_undetermined(text: str, expected: str) -> None:

@@ -133,18 +133,28 @@ def _own_words(language: str) -> frozenset[str]:
     return frozenset(fold(w) for w in words)
 
 
+@functools.cache
+def _english_all() -> frozenset[str]:
+    """English words, the ones other languages share included ("do", "a", "come", "was")."""
+    costs = word_costs()[0]
+    return frozenset(sorted(costs, key=costs.__getitem__)[:_COMMON_ENGLISH]) | vocabulary()
+
+
 def _short_language(words: list[str]) -> str:
     """The one scored language other than English whose own words make up half or more of a short text's
-    words, else "und"; two languages alike ("Bravo!") say nothing, nor codes in capitals ("UA DEN")."""
+    words, and more of them than English words do ("yes I do", "come on", "Thanks a ton!" stay English);
+    else "und". Two languages alike ("Bravo!") say nothing, nor codes in capitals ("UA DEN")."""
     from .grammar import fold
 
-    folded = [fold(w.lower()) for w in words if not (w.isupper() and len(w) <= 4)]
-    if not folded:
+    kept = [w.lower() for w in words if not (w.isupper() and len(w) <= 4)]
+    if not kept:
         return UNDETERMINED
+    folded = [fold(w) for w in kept]
+    english = sum(w.replace("'", "") in _english_all() for w in kept) / len(kept)
     shares = {lang: sum(w in _own_words(lang) for w in folded) / len(folded) for lang in LANGUAGES if lang != "en"}
     best = max(shares.values())
     found = [lang for lang, share in shares.items() if share == best]
-    return found[0] if best >= 0.5 and len(found) == 1 else UNDETERMINED
+    return found[0] if best >= 0.5 and best > english and len(found) == 1 else UNDETERMINED
 
 
 def _english_share(words: list[str]) -> float:
