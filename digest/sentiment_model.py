@@ -34,7 +34,6 @@ import numpy as np
 import numpy.typing as npt
 
 ARTEFACT: Final = Path(__file__).with_name("lexicon") / "sentiment_model.json.gz"
-CLASSES: Final = ("negative", "neutral", "positive")
 FORMAT: Final = 3
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from .. import sentiment_model
 from ..models import UNSCORED, Classification
 from .cues import known_words, lexicon
-from .decide import decide, model_inputs, model_may_change, with_model
-from .evidence import collect
+from .decide import Decision, decide, model_inputs, model_may_change, with_model
+from .evidence import Evidence, collect
 from .grammar import cue_languages
 from .language import SCORED, detect
 from .language import load as load_language
@@ -56,10 +56,7 @@ class Classifier:
             evidence, stems = collect(text, topical=topical, language=language)
             decision = decide(evidence, compound, polarity)
         else:
-            polarity = textblob_polarity(text)
-            compound = vader_compound(self._vader, for_vader(text))
-            evidence, stems = collect(text, topical=topical)
-            decision = decide(evidence, compound, polarity)
+            evidence, stems, compound, polarity, decision = self._english_rules(text, topical=topical)
             words = len(text.split())
             if model_may_change(decision, evidence, words=words):  # else the model need not be asked
                 lean = self._model.lean(text, model_inputs(evidence, compound, polarity)).lean
@@ -78,6 +75,15 @@ class Classifier:
             language=language,
         )
 
+    def _english_rules(self, text: str, *, trace: list[str] | None = None, topical: list[bool] | None = None
+                       ) -> tuple[Evidence, list[str], float, float, Decision]:
+        """An English text's cue evidence and stems, VADER's compound, TextBlob's polarity and the rules'
+        decision (before the learned model)."""
+        polarity = textblob_polarity(text)
+        compound = vader_compound(self._vader, for_vader(text))
+        evidence, stems = collect(text, trace, topical=topical)
+        return evidence, stems, compound, polarity, decide(evidence, compound, polarity)
+
     def cues(self, text: str) -> list[str]:
         """What decided `text`, for tuning: one line per cue matched ("complaint 1.20 on hold"), then, for an
         English text, what the learned model read (its lean and the words and evidence that moved it)."""
@@ -86,10 +92,7 @@ class Classifier:
         if language in cue_languages() or language not in SCORED:
             collect(text, trace, language=language if language in cue_languages() else "en")
             return trace
-        evidence, _ = collect(text, trace)
-        polarity = textblob_polarity(text)
-        compound = vader_compound(self._vader, for_vader(text))
-        rules = decide(evidence, compound, polarity)
+        evidence, _, compound, polarity, rules = self._english_rules(text, trace=trace)
         lean = self._model.lean(text, model_inputs(evidence, compound, polarity), explain=True)
         final = with_model(rules, lean.lean, evidence, words=len(text.split()))
         trace.append(lean.explain())

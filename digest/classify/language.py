@@ -99,23 +99,31 @@ def _identifier() -> LanguageIdentifier:
 
 
 def load() -> None:
-    """Load the model and word list now (a worker forked from this process then shares them)."""
+    """Load the model and word lists now (a worker forked from this process then shares them)."""
     _identifier()
     _english()
+    for language in LANGUAGES:
+        if language != "en":
+            _own_words(language)
 
 
 @functools.cache
 def _english() -> frozenset[str]:
-    """English words: the most common of TextBlob's spelling list, the lexicons' words and VADER's, but
-    not the function words of the other languages scored (the list has "de", "la", "die", "war")."""
-    costs = word_costs()[0]
-    common = sorted(costs, key=costs.__getitem__)[:_COMMON_ENGLISH]
+    """English words (`_english_all`) but not the function words of the other languages scored (the list
+    has "de", "la", "die", "war")."""
     foreign = frozenset().union(*(function_words(lang) for lang in LANGUAGES if lang != "en"))
-    return (frozenset(common) | vocabulary()) - foreign
+    return _english_all() - foreign
 
 
-_CUE_FILES: Final = ("complaint.txt", "praise.txt", "mocking.txt", "resolved.txt", "no_problem.txt",
-                      "request.txt", "sympathy.txt", "negators.txt")
+@functools.cache
+def _english_all() -> frozenset[str]:
+    """English words: the most common of TextBlob's spelling list, the lexicons' words and VADER's, the
+    ones other languages share included ("do", "a", "come", "was")."""
+    costs = word_costs()[0]
+    return frozenset(sorted(costs, key=costs.__getitem__)[:_COMMON_ENGLISH]) | vocabulary()
+
+
+_CUE_KINDS: Final = ("complaint", "praise", "mocking", "resolved", "no_problem", "request", "sympathy")
 
 
 @functools.cache
@@ -123,21 +131,15 @@ def _own_words(language: str) -> frozenset[str]:
     """The words a scored language's cue lexicons and function words are written in, lower case, accents
     folded (as the classifier reads them): what a text too short for the model is told by."""
     from .grammar import fold
-    from .lexicons import lexicon_text
+    from .lexicons import lexicon_text, read_lexicon
 
     words: set[str] = set(function_words(language))
-    for name in _CUE_FILES:
-        for line in lexicon_text(name, language).splitlines():
-            line = line.split("#", 1)[0]
-            words.update(w.lower() for w in _WORD.findall(line))
+    for kind in _CUE_KINDS:
+        for _, _, phrase in read_lexicon(f"{kind}.txt", language):
+            words.update(w.lower() for w in _WORD.findall(phrase))
+    for line in lexicon_text("negators.txt", language).splitlines():  # a word list, not weighted cues
+        words.update(w.lower() for w in _WORD.findall(line.split("#", 1)[0]))
     return frozenset(fold(w) for w in words)
-
-
-@functools.cache
-def _english_all() -> frozenset[str]:
-    """English words, the ones other languages share included ("do", "a", "come", "was")."""
-    costs = word_costs()[0]
-    return frozenset(sorted(costs, key=costs.__getitem__)[:_COMMON_ENGLISH]) | vocabulary()
 
 
 def _short_language(words: list[str]) -> str:
