@@ -221,3 +221,11 @@ def test_a_request_signed_off_politely_is_no_praise(text: str, classifier: Class
     # "Atentamente" stems like "atento" (attentive), "Gostaria" (I would like) like "gostei" (I liked it)
     result = classifier.classify(text)
     assert (result.sentiment, result.complaint) == ("neutral", False), (result, classifier.cues(text))
+
+
+def test_praise_topics_of_one_language_only_are_found_in_its_texts() -> None:
+    # every keyword "pt:": the English matcher is empty, the Portuguese one is not
+    classifier = Classifier({}, {"Crew": ["pt:tripulação"]})
+    text = "A tripulação foi muito simpática, obrigado!"
+    assert classifier.praise_topics(text) == ("Crew",)
+    assert classifier.praise_topics("The crew was lovely, thank you!") == ()

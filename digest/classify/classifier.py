@@ -113,10 +113,10 @@ class Classifier:
 
     def praise_topics(self, text: str, *, classification: Classification | None = None) -> tuple[str, ...]:
         """Names of the praise topics a positive text mentions; () for any other text."""
-        if not self._praise["en"]:
+        if not any(self._praise.values()):
             return ()
         result = classification if classification is not None else self.classify(text)
-        if result.sentiment != "positive":
-            return ()
         language = result.language if result.language in self._praise else "en"
+        if result.sentiment != "positive" or not self._praise[language]:
+            return ()
         return self._praise[language].match(language_words(text, language))
