@@ -158,6 +158,7 @@ def relink_seen(conn: Connection, copies: Mapping[int, Mention]) -> None:
         return
     m, r = mentions.c, responses.c
     stale: dict[int, tuple[str | None, str | None]] = {}
+    complaint: dict[int, bool] = {}
     for chunk in chunks(sorted(wanted), 500):
         rows = conn.execute(sa.select(m.id, m.post_key, m.reply_key, m.complaint).where(m.id.in_(chunk))).all()
         addressed: dict[int, set[str]] = {}
@@ -171,14 +172,12 @@ def relink_seen(conn: Connection, copies: Mapping[int, Mention]) -> None:
             if (x.post_key is None and post_key) or (x.reply_key is None and reply_key) \
                     or not set(copy.addressed_to) <= addressed.get(x.id, set()):
                 stale[x.id] = (post_key or x.post_key, reply_key or x.reply_key)
+                complaint[x.id] = bool(x.complaint)
     if not stale:
         return
-    complaint: dict[int, bool] = {}
     for mid, (post_key, reply_key) in stale.items():
         conn.execute(sa.update(mentions).where(m.id == mid).values(post_key=post_key, reply_key=reply_key))
     for chunk in chunks(sorted(stale), 500):
-        complaint.update((int(i), bool(c)) for i, c in conn.execute(sa.select(m.id, m.complaint)
-                                                                    .where(m.id.in_(chunk))))
         conn.execute(sa.delete(responses).where(r.mention_id.in_(chunk)))
     link_mentions(conn, [(mid, wanted[mid], Classification("neutral", 0.0, complaint[mid], ()))
                          for mid in sorted(stale)])
