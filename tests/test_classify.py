@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from textblob import TextBlob
 
 from digest.classify import Classifier, cues, decide, evidence, lexicons, scores
 from digest.classify.evidence import Evidence
+from digest.classify.grammar import cue_languages
 from digest.classify.language import SCORED
 from digest.models import SENTIMENTS
 
@@ -276,6 +277,7 @@ def test_classify_many_equals_classify(clf: Classifier) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
+@example("*)n")  # a single letter once made a text Portuguese, and its TextBlob polarity was lost
 def test_never_raises_and_stays_in_range(text: str) -> None:
     result = _SHARED.classify(text)
     if result.language not in SCORED:  # counted, not guessed (issue 18)
@@ -285,7 +287,10 @@ def test_never_raises_and_stays_in_range(text: str) -> None:
     assert result.sentiment in SENTIMENTS
     assert -1.0 <= result.polarity <= 1.0
     assert -1.0 <= result.score <= 1.0
-    assert result.polarity == TextBlob(text).sentiment.polarity  # kept as the product owner asked
+    if result.language in cue_languages():
+        assert result.polarity == 0.0  # TextBlob reads English only: a text in another language has none
+    else:
+        assert result.polarity == TextBlob(text).sentiment.polarity  # kept as the product owner asked
     assert not result.complaint or result.sentiment == "negative"
     assert set(result.topics) <= set(TOPICS)
 

@@ -52,6 +52,7 @@ def test_each_language_of_the_evaluation_texts_is_detected(language: str) -> Non
     ("Das war schön.", "de"),  # scored as English, VADER read "war" as negative: a complaint
     ("Bravo!", UNDETERMINED),  # a word of several languages' lexicons says nothing
     ("UA DEN", UNDETERMINED),  # codes in capitals ("den" is German) say nothing either
+    ("*)n", UNDETERMINED),  # nor a single letter (Portuguese "n")
     # short English whose words other languages also have ("do" pt, "come" it, "a ton" fr, "was" de) is no
     # other language: as many English words
     ("yes I do", UNDETERMINED),

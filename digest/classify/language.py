@@ -145,10 +145,11 @@ def _own_words(language: str) -> frozenset[str]:
 def _short_language(words: list[str]) -> str:
     """The one scored language other than English whose own words make up half or more of a short text's
     words, and more of them than English words do ("yes I do", "come on", "Thanks a ton!" stay English);
-    else "und". Two languages alike ("Bravo!") say nothing, nor codes in capitals ("UA DEN")."""
+    else "und". Two languages alike ("Bravo!") say nothing, nor single letters ("*)n") or codes in capitals
+    ("UA DEN")."""
     from .grammar import fold
 
-    kept = [w.lower() for w in words if not (w.isupper() and len(w) <= 4)]
+    kept = [w.lower() for w in words if len(w) >= 2 and not (w.isupper() and len(w) <= 4)]  # no "n", no "UA"
     if not kept:
         return UNDETERMINED
     folded = [fold(w) for w in kept]
