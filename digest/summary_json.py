@@ -70,7 +70,8 @@ def _responses(r: Responses | None) -> dict[str, Any] | None:
             "channels": [{"channel": c.channel, **row(c)} for c in r.channels],
             "unanswered_total": r.unanswered.total,
             "unanswered": [{"text": q.text, "url": q.url, "channel": q.channel, "author": q.author,
-                            "published": q.published.isoformat(), "influence": q.influence} for q in r.unanswered]}
+                            "published": q.published.isoformat(), "influence": q.influence, "alike": q.alike}
+                           for q in r.unanswered]}
 
 
 def _voice(s: Summary) -> dict[str, Any]:

@@ -345,6 +345,55 @@ def test_the_digest_json_and_text_say_whether_we_answered(tmp_path: Path, capsys
     assert "Did we answer?" in html.out and "3 of 4 addressed" in html.out
 
 
+def test_unanswered_complaints_that_say_the_same_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five lines of unanswered complaints show five problems: a copy, or the same words with other numbers,
+    is counted in the line that says it ("and 2 more like it"), and "and N more" counts the rest."""
+    import json
+
+    from tests.conftest import run_cli
+
+    for var in ("DIGEST_SMTP_HOST", "DIGEST_DB", "DIGEST_CONFIG", "DIGEST_OUTBOX"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "sources.yaml").write_text(
+        "brand: {name: Acme Air, keywords: [acme], accounts: [AcmeAirHelp]}\n"
+        "timezone: UTC\n"
+        "sources:\n"
+        "  - {name: care, kind: csv, path: exports/care-*.csv, channel: twitter,\n"
+        "     fields: {id: tweet_id, author: author_id, text: text, published: created_at,\n"
+        "              reply_to: in_response_to_tweet_id}}\n")
+    (tmp_path / "recipients.yaml").write_text(
+        'sender: "Digest <digest@acme.example>"\nrecipients:\n  - {name: A, email: a@acme.example}\n')
+    texts = ["@AcmeAirHelp my bag is lost and nobody helps, terrible",
+             "@AcmeAirHelp refund still missing after 3 weeks, awful service",
+             "@AcmeAirHelp my flight was cancelled and no one answers, awful",
+             "@AcmeAirHelp refund still missing after 5 weeks, awful service",
+             "@AcmeAirHelp the app crashes at check-in every time, useless",
+             "@AcmeAirHelp charged twice for my seat and nobody will fix it, awful",
+             "@AcmeAirHelp refund still missing after 3 weeks, awful service",
+             "@AcmeAirHelp rude staff at the gate, worst airline ever",
+             "@AcmeAirHelp the wifi did not work the whole flight, terrible"]
+    rows = [{"id": str(i + 1), "author": f"c{i}", "at": T0 + timedelta(hours=i + 1), "text": t}
+            for i, t in enumerate(texts)]
+    rows.append({"id": "a1", "author": "AcmeAirHelp", "at": T0 + timedelta(days=1), "text": "Sorry!", "to": "99"})
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "care-1.csv").write_text(care_csv(rows))
+    assert run_cli(capsys, "--config", str(tmp_path), "ingest").code == 0
+    week = ("preview", "weekly", "--date", "2026-11-12")
+    got = run_cli(capsys, "--config", str(tmp_path), *week, "--format", "json")
+    assert got.code == 0, got.err
+    r = json.loads(got.out)["responses"]
+    assert r["unanswered_total"] == 9
+    assert [(u["text"], u["alike"]) for u in r["unanswered"]] == [
+        (texts[0], 0), (texts[1], 2), (texts[2], 0), (texts[4], 0), (texts[5], 0)]
+    text = run_cli(capsys, "--config", str(tmp_path), *week, "--format", "text").out
+    assert text.count("and 2 more like it") == 1 and "and 2 more unanswered complaints" in text
+    listed = text.split("Unanswered complaints (9)")[1].split("and 2 more unanswered complaints")[0]
+    assert listed.count("refund still missing") == 1 and listed.count("· waiting ") == 5
+    html = run_cli(capsys, "--config", str(tmp_path), *week).out
+    assert html.count("and 2 more like it") == 1 and "and 2 more unanswered complaints" in html
+
+
 def test_a_mention_credited_to_another_source_moves_channel_in_the_figures(store: Store) -> None:
     """The same post from two sources: credited to the first in sources.yaml, its answer counted in that
     source's channel (the responses rows follow the credit as the rollups do)."""

@@ -16,7 +16,12 @@ from ..formatting import channel_label, compact, percent, plain_line, plural, ti
 from ..models import ResponseCounts, ResponseFacts, Unanswered
 from ..text import safe_url
 from .figures import count_change, points_change
+from .quotes import near_duplicate, word_set
 from .summary import QUOTE_CHARS, Capped, Change
+
+# lines of the unanswered list: the same text from several customers (a call-center note's template, a copied
+# post) is one line that counts the others, so that five lines show five problems
+UNANSWERED_SHOWN = 5
 
 NO_SOURCE_NOTE = ("Did we answer? No source shows the brand's replies: list the brand's accounts "
                   "(brand.accounts) and map author and reply_to, or a ticket's first_response_at or status.")
@@ -57,6 +62,7 @@ class WaitingQuote:
     waiting: str  # "5 h", "3 days"
     influence: float
     influence_display: str
+    alike: int = 0  # more unanswered complaints that say the same, folded into this line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,8 +113,9 @@ def response_row(c: ResponseCounts) -> ResponseRow:
 
 
 def response_section(cur: ResponseFacts, prev: ResponseFacts | None, against: str, tz: ZoneInfo, *,
-                     can_show: bool) -> Responses:
-    """The section from this window's facts and the previous window's (None: not read)."""
+                     can_show: bool, shown: int = UNANSWERED_SHOWN) -> Responses:
+    """The section from this window's facts and the previous window's (None: not read); the unanswered list
+    is `shown` lines of the complaints `cur` lists."""
     total = response_row(cur.total)
     rate_change = median_change = None
     if prev is not None and prev.total.addressed and total.rate is not None:
@@ -117,10 +124,26 @@ def response_section(cur: ResponseFacts, prev: ResponseFacts | None, against: st
         if total.median_minutes is not None and prev.total.median_wait_minutes is not None:
             median_change = count_change(total.median_minutes, prev.total.median_wait_minutes, against, up="bad")
     as_of = cur.as_of.astimezone(tz)
-    waiting = tuple(waiting_quote(u, cur.as_of, tz) for u in cur.unanswered)
+    waiting = fold_alike([waiting_quote(u, cur.as_of, tz) for u in cur.unanswered], shown)
     return Responses(can_show, as_of, f"as of {as_of:%a} {as_of.day} {as_of:%b %H:%M %Z}", total, rate_change,
                      median_change, tuple(response_row(c) for c in cur.channels),
-                     Capped(waiting, cur.unanswered_total))
+                     Capped(waiting, cur.unanswered_total, sum(q.alike for q in waiting)))
+
+
+def fold_alike(ranked: list[WaitingQuote], shown: int) -> tuple[WaitingQuote, ...]:
+    """The first `shown` lines of `ranked`, each later near-duplicate counted in the line that says the same
+    (its `alike`) instead of shown again."""
+    lines: list[WaitingQuote] = []
+    seen: list[frozenset[str]] = []
+    for q in ranked:
+        words = word_set(q.text)
+        same = next((i for i, other in enumerate(seen) if near_duplicate(words, other)), None)
+        if same is not None:
+            lines[same] = dataclasses.replace(lines[same], alike=lines[same].alike + 1)
+        elif len(lines) < shown:
+            lines.append(q)
+            seen.append(words)
+    return tuple(lines)
 
 
 def waiting_quote(u: Unanswered, as_of: datetime, tz: ZoneInfo) -> WaitingQuote:

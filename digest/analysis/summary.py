@@ -72,11 +72,12 @@ class Capped(Generic[T]):
 
     rows: tuple[T, ...]
     total: int
+    folded: int = 0  # rows not shown on their own but counted in a shown one ("and 2 more like it")
 
     @property
     def more(self) -> int:
         """How many rows were left out."""
-        return self.total - len(self.rows)
+        return self.total - len(self.rows) - self.folded
 
     def __iter__(self) -> Iterator[T]:
         return iter(self.rows)

@@ -42,7 +42,9 @@ from .schema import ROLLUP_COLUMNS, mentions, org_posts, responses
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 200  # posts walked up from an answer (a longer thread is a loop or a bot)
-UNANSWERED_SHOWN = 5
+# unanswered complaints listed, most influential first: the digest shows five lines of them, each folding in
+# those that say the same (analysis.responses.fold_alike)
+UNANSWERED_LISTED = 20
 # overdue complaints looked at: turning the alert on must not page for last year's backlog
 OVERDUE_LOOKBACK_DAYS = 7
 OVERDUE_LIMIT = 50  # listed in one alert
@@ -266,7 +268,7 @@ class Replies(StoreBase):
             return int(conn.execute(q).scalar_one())
 
     def response_facts(self, org: str, start: datetime, end: datetime, *, as_of: datetime,
-                       channels: Iterable[str] | None = None, shown: int = UNANSWERED_SHOWN) -> ResponseFacts:
+                       channels: Iterable[str] | None = None, shown: int = UNANSWERED_LISTED) -> ResponseFacts:
         """`org`'s answers to the mentions published in [start, end) (of `channels`), counting the answers
         that came by `as_of` (also after the window: a mention's answer counts for the mention's period)."""
         r = responses.c
