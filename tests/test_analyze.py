@@ -159,10 +159,20 @@ def test_empty_headline_mentions_failing_sources() -> None:
 def test_steady_volume_headline() -> None:
     cur, prev = block(20, WEEK, sentiment="neutral"), block(20, PREV, sentiment="neutral")
     s = summary(cur, prev)
-    assert s.headline == ("Mentions steady at 20 (+0% on Week 46 (9–15 Nov 2026)); "
+    assert s.headline == ("Mentions steady at 20 (no change on Week 46 (9–15 Nov 2026)); "
                           "negative share 0% (no change).")
     assert s.volume.vs_previous is not None and s.volume.vs_previous.display == "no change"
     assert s.volume.vs_previous.arrow == "="
+
+
+def test_steady_headline_gives_the_volume_change_not_the_complaints_one() -> None:
+    """Complaints moved most (+4%: 26 from 25) but under 5%: the headline's change is the volume's (+0.8%,
+    as its tile says), not the complaints' (seen: "Mentions steady at 248 (+4% ...)" beside a +0.8% tile)."""
+    cur = f.concat(block(26, WEEK, sentiment="negative"), block(100, WEEK, sentiment="positive"))
+    prev = f.concat(block(25, PREV, sentiment="negative"), block(100, PREV, sentiment="positive"))
+    s = summary(cur, prev)
+    assert s.volume.vs_previous is not None and s.volume.vs_previous.display == "+0.8%"
+    assert s.headline.startswith("Mentions steady at 126 (+0.8% on Week 46 (9–15 Nov 2026)); negative share 21%")
 
 
 def test_volume_headline_names_the_channel_that_moved() -> None:

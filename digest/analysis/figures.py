@@ -165,8 +165,9 @@ def headline_of(label: str, previous_label: str, cur: Counts, prev: Counts, topi
     # the metric that moved most (relative); complaints win a tie because they are what executives act on
     name, now, before = max(candidates, key=lambda c: abs(c[1] - c[2]) / c[2])
     pct = (now - before) / before * 100
-    if abs(pct) < 5:
-        return f"Mentions steady at {number(cur.volume)} ({pct:+.0f}% on {previous_label}); {share}."
+    if abs(pct) < 5:  # nothing moved much: the volume and its own change, as its tile shows it
+        volume = count_change(cur.volume, prev.volume, previous_label, up="neutral")
+        return f"Mentions steady at {number(cur.volume)} ({volume.display} on {previous_label}); {share}."
     verb = "rose" if pct > 0 else "fell"
     lead = f"{name} {verb} {abs(pct):.0f}% to {number(now)}"
     sign = 1 if pct > 0 else -1
