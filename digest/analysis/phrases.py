@@ -27,7 +27,7 @@ from ..rollups import Facts
 from .quotes import to_quotes
 from .summary import MAX_EMERGING, MAX_PHRASES, Capped, PhraseRow
 
-__all__ = ["EMERGING_GROWTH", "MIN_COUNT", "Phrase", "stopwords", "top_phrases"]
+__all__ = ["EMERGING_GROWTH", "MIN_COUNT", "Phrase", "context_words", "stopwords", "top_phrases"]
 
 EMERGING_GROWTH: Final = 2.0  # current count >= this x the baseline count (time-scaled)
 MIN_COUNT: Final = 3  # fewer texts than this make no phrase
@@ -72,6 +72,13 @@ def stopwords() -> frozenset[str]:
     return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
 
 
+@functools.cache
+def context_words() -> frozenset[str]:
+    """The words of digest/lexicon/context_words.txt: when, how long, who -- in a phrase, never its content."""
+    text = (resources.files("digest") / "lexicon" / "context_words.txt").read_text("utf-8")
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _singular(word: str) -> str:
     """The singular of a plural noun, roughly ("bags" -> "bag", "fees" -> "fee", "flies" -> "fly")."""
@@ -111,6 +118,10 @@ class _Vocabulary:
             for form in (word, _singular(word)):  # "does" is keyed "doe"
                 self.start[form] = word in _START_OK
                 self.end[form] = word in _END_OK
+                self.content[form] = False
+        for word in context_words():  # may start or end a phrase, but a phrase needs another word too
+            for form in (word, _singular(word)):
+                self.start[form] = self.end[form] = True
                 self.content[form] = False
 
     def key(self, surface: str) -> str:
