@@ -190,6 +190,18 @@ def test_text_part(known: tuple[Summary, object]) -> None:
     assert "\n\n\n" not in text and "\n  Crew 5\n" in text
 
 
+def test_and_n_more_is_singular_for_one(templates: Templates) -> None:
+    """"and 1 more topic", not "topics"; a user's template that passes one noun (the old form) still renders."""
+    from digest.analysis.summary import Capped
+
+    html = templates.env.from_string('{% import "_macros.html.j2" as m %}'
+                                     '{{ m.more(one, "topic", "topics") }}|{{ m.more(two, "topic", "topics") }}|'
+                                     '{{ m.more(one, "topics") }}|{{ m.more(none_left, "topic", "topics") }}')
+    got = html.render(one=Capped((), 1), two=Capped((), 2), none_left=Capped((1, 2), 2))
+    assert [part.split(">", 1)[-1].split("<", 1)[0] for part in got.split("|")] == [
+        "and 1 more topic", "and 2 more topics", "and 1 more topics", ""]
+
+
 def test_hostile_feed_text_never_becomes_markup_or_a_link(templates: Templates) -> None:
     n = len(f.HOSTILE_TEXTS) * len(f.HOSTILE_URLS)
     cur = f.concat(
