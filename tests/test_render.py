@@ -188,6 +188,12 @@ def test_text_part(known: tuple[Summary, object]) -> None:
         assert line in text, line
     assert "<" not in text and "&nbsp;" not in text and "&amp;" not in text
     assert "\n\n\n" not in text and "\n  Crew 5\n" in text
+    # every section heading (a line in capitals) has a blank line before it and its first line right after
+    lines = text.splitlines()
+    headings = [i for i, line in enumerate(lines) if i > 3 and line[:1].isupper() and line.split(" (")[0].isupper()]
+    assert len(headings) >= 5 and "BY CHANNEL" in [lines[i] for i in headings]
+    for i in headings:
+        assert lines[i - 1] == "" and lines[i + 1].strip(), lines[i - 1: i + 2]
 
 
 def test_and_n_more_is_singular_for_one(templates: Templates) -> None:
