@@ -119,7 +119,10 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
     with store.lock("ingest", wait=lock_wait) as got:
         if not got:
             raise DigestError(f"another ingest is still running on this store after {lock_wait:.0f} s")
-        store.setdefault_meta(INSTALLED_AT, now.isoformat())
+        installed = datetime.fromisoformat(store.setdefault_meta(INSTALLED_AT, now.isoformat()))
+        # a competitor added later is counted from now on: the digest says so rather than compare shares with a
+        # period it was not counted in
+        store.track_competitors([c.name for c in config.sources.competitors], now=now, installed=installed)
         states = store.source_states()  # read once: the fetching threads and workers need no database
         # a post several sources deliver is credited to the first of them in sources.yaml, whichever is stored first
         rank = {s.name: i for i, s in enumerate(config.sources.sources)}
@@ -277,13 +280,17 @@ def summarize_window(config: Config, store: Store, window: Window, channels: Seq
         current, previous, baseline = reading.result(), reading_prev.result(), reading_base.result()
         year_ago = reading_ago.result() if reading_ago is not None else previous if year_ago_window else None
         voice, previous_voice = (voices[0].result(), voices[1].result()) if voices else (None, None)
+    installed = store.get_meta(INSTALLED_AT)
+    # competitors listed after the install: counted since the ingest that first listed them
+    added = {name: since for name, since in store.tracked_since(competitors).items()
+             if installed is not None and since > datetime.fromisoformat(installed)} if competitors else {}
     return summarize_facts(current, previous, window, prev, year_ago=year_ago, year_ago_window=year_ago_window,
                            baseline=baseline, baseline_window=baseline_window,
                            health=source_health(config, store), topics=config.sources.topics,
                            praise_topics=config.sources.praise_topics,
                            brand=config.sources.brand.name, channels=channels, now=now,
                            responses=window_responses(config, store, window, prev, channels, now=now),
-                           competitors=competitors, voice=voice, previous_voice=previous_voice,
+                           competitors=competitors, voice=voice, previous_voice=previous_voice, added=added,
                            voice_responses=organisation_responses(config, store, window, channels, now=now)
                            if competitors else None)
 

@@ -84,13 +84,15 @@ def _voice(s: Summary) -> dict[str, Any]:
             "name": r.name, "brand": r.brand, "mentions": r.mentions, "share": _fraction(r.share),
             "negative_share": _fraction(r.negative_share) if r.mentions else None,
             "net_sentiment": round(r.net_sentiment, 1) if r.mentions else None, "complaints": r.complaints,
-            "share_change": _change(r.share_change, share=True), "top_complaint": r.top_complaint}
+            "share_change": _change(r.share_change, share=True), "top_complaint": r.top_complaint,
+            "counted_since": r.counted_since.isoformat() if r.counted_since is not None else None}
         if s.share_of_voice.responses:
             row["response_rate"] = None if r.response_rate is None else _fraction(r.response_rate)
             row["median_first_response_minutes"] = None if r.median_wait_minutes is None \
                 else round(r.median_wait_minutes, 1)
         rows.append(row)
-    return {"share_of_voice": rows, "share_of_voice_sentence": s.share_of_voice.sentence}
+    return {"share_of_voice": rows, "share_of_voice_sentence": s.share_of_voice.sentence,
+            "share_of_voice_note": s.share_of_voice.note}
 
 
 def summary_dict(s: Summary) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from digest.config import load_config
 from digest.errors import ConfigError
 from digest.models import Classification, Mention
 from digest.organisations import about, organisations, tag
+from digest.render import Templates, render_digest
 from digest.rollups import DAY
 from digest.sources import fetch_source
 from digest.sources.replies import orgs_of
@@ -451,3 +452,81 @@ competitors:
         assert abs(got[airline] - n) <= 0.02 * n, (airline, got[airline], n)
         assert abs(got[airline] - labelled[airline]) <= 0.08 * labelled[airline], (airline, labelled[airline])
     assert summary.volume.value == got["United"]
+
+
+# -- a competitor added later --------------------------------------------------------------------------
+
+def _export(folder: Path, name: str, start: datetime, days: int) -> None:
+    """A day's posts from `start` for `days` days: four about Acme Air, two about Globex Air only."""
+    rows = ["id,text,published"]
+    for d in range(days):
+        at = (start + timedelta(days=d, hours=12)).isoformat()
+        rows += [f"{name}-{d}-a{k},acme lost my bag,{at}" for k in range(4)]
+        rows += [f"{name}-{d}-g{k},globex lost my bag,{at}" for k in range(2)]
+    (folder / f"{name}.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_a_competitor_added_later_is_counted_since_then_and_no_share_is_compared_across_it(
+        tmp_path: Path, db_url: str) -> None:
+    """Globex Air is added to sources.yaml two days into week 47: that week's table says since when it is
+    counted and, like week 48's (whose previous week it was added in), compares no share; week 49 compares
+    again. Listed from the install, or in a store from before this was recorded, it carries no note."""
+    from digest.pipeline import ingest, summarize_window
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    spec = {"name": "posts", "kind": "csv", "path": "exports/*.csv", "channel": "twitter",
+            "fields": {"id": "id", "text": "text", "published": "published"}}
+    common = {"brand": {"name": "Acme Air", "keywords": ["acme"]}, "timezone": "UTC"}
+    without = make_config(tmp_path, [spec], **common)
+    with_globex = make_config(tmp_path, [spec], competitors=COMPETITORS[:1], **common)
+    added = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)  # a Wednesday in week 47 (16-22 Nov)
+
+    def week(store: Store, monday: datetime) -> Summary:
+        window = periods.last_complete("weekly", monday + timedelta(days=7, hours=1), ZoneInfo("UTC"))
+        assert window.start_utc == monday
+        return summarize_window(with_globex, store, window, None, now=datetime(2026, 12, 7, 2, tzinfo=UTC))
+
+    store = Store.open(db_url)
+    try:
+        _export(folder, "e1", datetime(2026, 11, 2, tzinfo=UTC), 14)
+        ingest(without, store, now=datetime(2026, 11, 16, 1, tzinfo=UTC), workers=1)
+        _export(folder, "e2", datetime(2026, 11, 16, tzinfo=UTC), 2)
+        ingest(with_globex, store, now=added, workers=1)
+        _export(folder, "e3", datetime(2026, 11, 18, tzinfo=UTC), 19)
+        ingest(with_globex, store, now=datetime(2026, 12, 7, 1, tzinfo=UTC), workers=1)
+        w47, w48, w49 = (week(store, datetime(2026, 11, d, tzinfo=UTC)) for d in (16, 23, 30))
+    finally:
+        store.close()
+    for s in (w47, w48, w49):
+        assert s.share_of_voice is not None
+    v47, v48, v49 = (s.share_of_voice for s in (w47, w48, w49))  # type: ignore[union-attr]
+    assert v47.note == ("Added to sources.yaml later: Globex Air since Wed 18 Nov 2026 09:00; before then only the "
+                        "mentions the sources still held are counted (part of this period), so shares are not "
+                        "compared with Week 46 (9–15 Nov 2026).")
+    rows47 = {r.name: r for r in v47.rows}
+    assert rows47["Globex Air"].counted_since == added and rows47["Globex Air"].counted_since_display == \
+        "since Wed 18 Nov"
+    assert rows47["Acme Air"].counted_since is None and (rows47["Acme Air"].mentions, rows47["Globex Air"].mentions) \
+        == (28, 14)
+    assert v48.note.endswith("are counted, so shares are not compared with Week 47 (16–22 Nov 2026).")
+    for v in (v47, v48):
+        assert all(r.share_change is None and r.mentions_change is None for r in v.rows)
+    assert v49.note == "" and all(r.share_change is not None and r.counted_since is None for r in v49.rows)
+    data = summary_dict(w47)
+    assert data["share_of_voice_note"] == v47.note
+    assert [r["counted_since"] for r in data["share_of_voice"]] == [None, added.isoformat()]
+    assert "since Wed 18 Nov" in render_digest(w47, recipient_name="Dana", templates=Templates()).html
+
+    # listed from the install: nothing to say; nor when a store from before this was recorded has its counts
+    fresh = Store.open(f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        ingest(with_globex, fresh, now=added, workers=1)
+        assert week(fresh, datetime(2026, 11, 16, tzinfo=UTC)).share_of_voice.note == ""  # type: ignore[union-attr]
+        fresh.set_meta("tracked:Globex Air", None)
+        ingest(with_globex, fresh, now=datetime(2026, 12, 7, 1, tzinfo=UTC), workers=1)
+        assert fresh.tracked_since(["Globex Air"]) == {"Globex Air": added}  # as long as the install
+        w49_fresh = week(fresh, datetime(2026, 11, 30, tzinfo=UTC))
+        assert w49_fresh.share_of_voice is not None and w49_fresh.share_of_voice.note == ""
+    finally:
+        fresh.close()

@@ -88,6 +88,7 @@ def summarize_facts(
     voice: VoiceFacts | None = None,
     previous_voice: VoiceFacts | None = None,
     voice_responses: Mapping[str, ResponseCounts] | None = None,
+    added: Mapping[str, datetime] | None = None,
 ) -> Summary:
     """`summarize` from Facts (the store's rollups, or facts_from_frame) of the recipient's channels.
 
@@ -95,7 +96,8 @@ def summarize_facts(
     it, the previous window.
 
     `competitors` (names) with `voice` and `previous_voice` (their VoiceFacts): the share of voice, with each
-    organisation's `voice_responses` (its answers) by name where given.
+    organisation's `voice_responses` (its answers) by name where given; `added`: the competitors listed after
+    the install, with since when they are counted.
     """
     if now.tzinfo is None:
         raise ValueError("naive datetime")
@@ -170,6 +172,7 @@ def summarize_facts(
         health=data_health,
         responses=responses,
         share_of_voice=voice_section(brand, competitors, cur, prev_or_none, voice,
-                                     previous_voice if has_previous else None, against, voice_responses)
+                                     previous_voice if has_previous else None, against, voice_responses,
+                                     added=added or {}, window=window, previous_window=previous_window)
         if competitors and voice is not None else None,
     )

@@ -293,6 +293,8 @@ class VoiceRow:
     response_rate_display: str = ""
     median_wait_minutes: float | None = None
     median_wait_display: str = ""
+    counted_since: datetime | None = None  # a competitor added during this window: counted only since then
+    counted_since_display: str = ""  # "since Thu 26 Nov"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,6 +304,7 @@ class ShareOfVoice:
     rows: tuple[VoiceRow, ...]
     sentence: str  # what moved: "Globex Air's share rose 6 points to 31%; its customers complain most about baggage."
     responses: bool = False  # some organisation has accounts: the table shows response rate and median wait
+    note: str = ""  # a competitor counted only since a recent time: who, since when, and no shares compared
 
 
 @dataclasses.dataclass(frozen=True)

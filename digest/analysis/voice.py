@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from ..formatting import number, percent, signed
 from ..models import ResponseCounts
+from ..periods import Window
 from ..rollups import Facts
 from ..voice import VoiceFacts
 from .figures import count_change, points_change
@@ -47,13 +49,22 @@ def _top(topics: dict[str, int]) -> str | None:
 
 def voice_section(brand: str, competitors: Sequence[str], cur: Facts, prev: Facts | None, voice: VoiceFacts,
                   previous_voice: VoiceFacts | None, against: str,
-                  responses: Mapping[str, ResponseCounts] | None = None) -> ShareOfVoice:
+                  responses: Mapping[str, ResponseCounts] | None = None, *,
+                  added: Mapping[str, datetime] | None = None, window: Window | None = None,
+                  previous_window: Window | None = None) -> ShareOfVoice:
     """The share-of-voice table: the brand first, then the competitors by mentions (`prev` None: no
-    comparison). `responses`: each organisation's answers (by name), for those with accounts."""
+    comparison). `responses`: each organisation's answers (by name), for those with accounts.
+
+    `added`: competitors listed after the install, with since when they are counted. One counted only since a
+    time after `previous_window` started has too few mentions there: no share is compared with it (each
+    share depends on every organisation's count); one counted since after `window` started says so in its row.
+    """
+    late = {c: t for c, t in (added or {}).items() if c in competitors and previous_window is not None
+            and t > previous_window.start_utc}
     now = {brand: counts_of(cur), **{c: _counts(voice, c) for c in competitors}}
     topics = {brand: _brand_topics(cur), **{c: _voice_topics(voice, c) for c in competitors}}
     before: dict[str, Counts] = {}
-    if prev is not None and previous_voice is not None:
+    if prev is not None and previous_voice is not None and not late:
         before = {brand: counts_of(prev), **{c: _counts(previous_voice, c) for c in competitors}}
     total = sum(c.volume for c in now.values())
     total_before = sum(c.volume for c in before.values())
@@ -75,10 +86,35 @@ def voice_section(brand: str, competitors: Sequence[str], cur: Facts, prev: Fact
             negative_share=c.negative_share, negative_share_display=percent(c.negative_share) if c.scored else "–",
             net_sentiment=c.net, net_sentiment_display=signed(c.net) if c.scored else "–",
             complaints=c.complaints, complaints_display=number(c.complaints),
-            share_change=share_change, mentions_change=mentions_change, top_complaint=_top(topics[name])))
+            share_change=share_change, mentions_change=mentions_change, top_complaint=_top(topics[name]),
+            counted_since=(since := _since_in(late.get(name), window)),
+            counted_since_display=_day(since, window) if since is not None else ""))
     answers = responses or {}
     rows = [_with_responses(r, answers[r.name]) if r.name in answers else r for r in rows]
-    return ShareOfVoice(tuple(rows), _sentence(rows, total, against), responses=bool(answers))
+    note = _late_note(late, window, against) if late and window is not None else ""
+    return ShareOfVoice(tuple(rows), _sentence(rows, total, against), responses=bool(answers), note=note)
+
+
+def _since_in(since: datetime | None, window: Window | None) -> datetime | None:
+    """`since` if it falls after `window` started (the organisation is counted for part of it), else None."""
+    return since if since is not None and window is not None and since > window.start_utc else None
+
+
+def _day(since: datetime, window: Window | None) -> str:
+    local = since.astimezone(window.tz) if window is not None else since
+    return f"since {local:%a} {local.day} {local:%b}"
+
+
+def _late_note(late: Mapping[str, datetime], window: Window, against: str) -> str:
+    """Why shares are not compared: who is counted since when (in the window's zone)."""
+    parts = []
+    for name, since in sorted(late.items(), key=lambda x: (x[1], x[0])):
+        local = since.astimezone(window.tz)
+        parts.append(f"{name} since {local:%a} {local.day} {local:%b %Y %H:%M}")
+    within = any(t > window.start_utc for t in late.values())
+    return (f"Added to sources.yaml later: {', '.join(parts)}; before then only the mentions the sources still "
+            f"held are counted{' (part of this period)' if within else ''}, so shares are not compared with "
+            f"{against}.")
 
 
 def _with_responses(row: VoiceRow, c: ResponseCounts) -> VoiceRow:

@@ -7,7 +7,9 @@ grows with days times organisations.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -18,12 +20,45 @@ from ..periods import Window
 from ..rollups import DAY
 from ..voice import COUNT_KEYS, TOPIC_KEYS, VoiceFacts, empty_voice_counts, empty_voice_topics, voice_from_frame
 from .base import reason
+from .meta import Meta
 from .rollups import Rollups
-from .schema import org_rollups, org_topic_rollups
+from .schema import meta, org_rollups, org_topic_rollups
+
+TRACKED_KEY = "tracked:"  # + a competitor's name: when the first ingest that listed it ran (meta)
 
 
-class Voice(Rollups):
+def _tracked_key(name: str) -> str:
+    key = TRACKED_KEY + name
+    return key if len(key) <= 64 else TRACKED_KEY + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+
+class Voice(Rollups, Meta):
     """Reading the competitors' counts for share of voice."""
+
+    def track_competitors(self, names: Sequence[str], *, now: datetime, installed: datetime) -> None:
+        """Record, once for each of `names`, since when it is counted: `now`, the ingest that first lists it --
+        or `installed` for one the store already counts (it was listed before this was recorded)."""
+        keys = {name: _tracked_key(name) for name in names}
+        try:
+            with self.engine.connect() as conn:
+                known = set(conn.execute(sa.select(meta.c.key).where(meta.c.key.in_(keys.values()))).scalars())
+                new = [name for name, key in keys.items() if key not in known]
+                counted = set(conn.execute(sa.select(org_rollups.c.org).where(org_rollups.c.org.in_(new))
+                                           .distinct()).scalars()) if new else set()
+            for name in new:
+                self.setdefault_meta(keys[name], (installed if name in counted else now).isoformat())
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot record the competitors tracked: {reason(exc)}") from None
+
+    def tracked_since(self, names: Sequence[str]) -> dict[str, datetime]:
+        """Since when each of `names` is counted (those recorded: see track_competitors)."""
+        keys = {_tracked_key(name): name for name in names}
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(sa.select(meta.c.key, meta.c.value).where(meta.c.key.in_(keys))).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read since when the competitors are counted: {reason(exc)}") from None
+        return {keys[key]: datetime.fromisoformat(value) for key, value in rows}
 
     def voice(self, window: Window, channels: Iterable[str] | None = None) -> VoiceFacts:
         """The competitors' counts of `window` (of `channels`, if given); raises StoreError."""
