@@ -101,9 +101,10 @@ def normalize(text: str) -> str:
         text = "".join(c for c in text if not unicodedata.combining(c))
     text = text.casefold()
     text = re.sub(r"https?://\S+", " ", text)
-    text = re.sub(r"\b(?:rt|via|cc)\s*@\w+:?|^rt\b", " ", text)  # retweets and "via @x" reposts
+    text = re.sub(r"\b(?:rt|via|cc)\s*@\w+:?", " ", text)  # retweets and "via @x" reposts
     text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
+    # a retweet's leading "RT", also after punctuation (":RT" left "rt", which a second pass dropped)
+    return re.sub(r"^(?:rt(?: |$))+", "", " ".join(text.split()))
 
 
 def text_key(text: str) -> str:

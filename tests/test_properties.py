@@ -137,6 +137,8 @@ def test_safe_url_of_anything(value: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 @example("ǅ ß ﬁ İ ΐ ẞ Å ῼ")
+@example(":RT")  # found by a fresh seed: "rt" after one pass, "" after two
+@example("RT RT: rt hello")
 def test_normalize_is_idempotent_and_keys_are_stable(value: str) -> None:
     once = normalize(value)
     assert normalize(once) == once
