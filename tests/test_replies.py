@@ -295,23 +295,29 @@ def test_a_store_written_before_threads_gets_the_columns(tmp_path: Path) -> None
     store.close()
 
 
-def test_the_digest_json_and_text_say_whether_we_answered(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Through the CLI: the answers are fetched first, their questions in a later run; an answer after the
-    week counts for the week; the figures in the JSON and the text part are the conversations' own."""
-    from tests.conftest import run_cli
-
+def write_care_config(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """sources.yaml (one care export, brand account AcmeAirHelp, UTC) and recipients.yaml in `folder`, for the
+    CLI; the environment's database, outbox, SMTP and config settings cleared."""
     for var in ("DIGEST_SMTP_HOST", "DIGEST_DB", "DIGEST_CONFIG", "DIGEST_OUTBOX"):
         monkeypatch.delenv(var, raising=False)
-    (tmp_path / "sources.yaml").write_text(
+    (folder / "sources.yaml").write_text(
         "brand: {name: Acme Air, keywords: [acme], accounts: [AcmeAirHelp]}\n"
         "timezone: UTC\n"
         "sources:\n"
         "  - {name: care, kind: csv, path: exports/care-*.csv, channel: twitter,\n"
         "     fields: {id: tweet_id, author: author_id, text: text, published: created_at,\n"
         "              reply_to: in_response_to_tweet_id}}\n")
-    (tmp_path / "recipients.yaml").write_text(
+    (folder / "recipients.yaml").write_text(
         'sender: "Digest <digest@acme.example>"\nrecipients:\n  - {name: A, email: a@acme.example}\n')
+
+
+def test_the_digest_json_and_text_say_whether_we_answered(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the CLI: the answers are fetched first, their questions in a later run; an answer after the
+    week counts for the week; the figures in the JSON and the text part are the conversations' own."""
+    from tests.conftest import run_cli
+
+    write_care_config(tmp_path, monkeypatch)
     monday = T0  # the week of 2 Nov 2026, UTC
     q = [("1", monday + timedelta(hours=1), "@AcmeAirHelp my bag is lost and nobody helps, terrible"),
          ("2", monday + timedelta(days=1), "@AcmeAirHelp can I change my seat?"),
@@ -353,17 +359,7 @@ def test_unanswered_complaints_that_say_the_same_are_one_line(tmp_path: Path, ca
 
     from tests.conftest import run_cli
 
-    for var in ("DIGEST_SMTP_HOST", "DIGEST_DB", "DIGEST_CONFIG", "DIGEST_OUTBOX"):
-        monkeypatch.delenv(var, raising=False)
-    (tmp_path / "sources.yaml").write_text(
-        "brand: {name: Acme Air, keywords: [acme], accounts: [AcmeAirHelp]}\n"
-        "timezone: UTC\n"
-        "sources:\n"
-        "  - {name: care, kind: csv, path: exports/care-*.csv, channel: twitter,\n"
-        "     fields: {id: tweet_id, author: author_id, text: text, published: created_at,\n"
-        "              reply_to: in_response_to_tweet_id}}\n")
-    (tmp_path / "recipients.yaml").write_text(
-        'sender: "Digest <digest@acme.example>"\nrecipients:\n  - {name: A, email: a@acme.example}\n')
+    write_care_config(tmp_path, monkeypatch)
     texts = ["@AcmeAirHelp my bag is lost and nobody helps, terrible",
              "@AcmeAirHelp refund still missing after 3 weeks, awful service",
              "@AcmeAirHelp my flight was cancelled and no one answers, awful",
