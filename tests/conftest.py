@@ -188,6 +188,46 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield tmp_path
 
 
+# Period boundaries in every zone fall on a quarter hour of UTC, so a store ingested from a sample written in
+# the same quarter hour holds what an ingest now would store, and gives the same digests.
+_SAMPLE_SLOT = 15 * 60
+
+
+@pytest.fixture
+def ingested_project(project: Path, tmp_path_factory: pytest.TempPathFactory,
+                     capsys: pytest.CaptureFixture[str]) -> Path:
+    """The `project` folder with its sample already ingested (`digest ingest`, exit 0).
+
+    On SQLite the sample and the store are copies of one this worker ingested in the same quarter hour
+    (each ingest of the whole sample takes seconds: tests that only need it stored share one); on
+    PostgreSQL, each test ingests its own.
+    """
+    import time
+
+    if TEST_DB == "postgresql":
+        r = run_cli(capsys, "--config", str(project), "ingest")
+        assert r.code == 0, r.out + r.err
+        return project
+    slot = int(time.time()) // _SAMPLE_SLOT
+    template = tmp_path_factory.getbasetemp() / f"ingested-sample-{slot}"
+    if not (template / "ingested").exists():
+        from datetime import datetime
+
+        from digest.sample import write_sample
+
+        shutil.rmtree(template, ignore_errors=True)
+        template.mkdir()
+        copy_project(template)
+        write_sample(template, datetime.now(UTC))
+        r = run_cli(capsys, "--config", str(template), "ingest")
+        assert r.code == 0, r.out + r.err
+        (template / "ingested").touch()
+    shutil.rmtree(project / "examples", ignore_errors=True)
+    shutil.copytree(template, project, dirs_exist_ok=True,  # copy2 keeps the files' mtimes the store noted
+                    ignore=shutil.ignore_patterns("ingested", "*.lock"))
+    return project
+
+
 def project_db_url(project: Path) -> str:
     """The store URL the CLI uses for a `project` folder (DIGEST_DB, else the SQLite file beside it)."""
     return os.environ.get("DIGEST_DB") or f"sqlite:///{project / 'digest.sqlite3'}"

@@ -8,11 +8,13 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from digest.sample import write_sample
 from digest.store import Store
 
 from .conftest import SmtpServer, postgres_url
@@ -42,6 +44,10 @@ def finish(procs: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:
 @pytest.mark.slow
 def test_two_instances_on_one_database_never_double_ingest_or_send(project: Path, tmp_path: Path,
                                                                    smtp_server: SmtpServer) -> None:
+    # four weeks of the sample (a thousand mentions and every digest due) race as the whole would, in a
+    # quarter of the time
+    shutil.rmtree(project / "examples")
+    write_sample(project, datetime.now(UTC), days=28)
     a, b = instance(tmp_path, "a", project), instance(tmp_path, "b", project)
     base = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     with postgres_url() as shared, postgres_url() as alone:
@@ -53,7 +59,7 @@ def test_two_instances_on_one_database_never_double_ingest_or_send(project: Path
             once = expected.count_mentions()
         finally:
             expected.close()
-        assert once > 1000
+        assert once > 1000  # 1,224 from four weeks of the sample
 
         env = {**base, "DIGEST_DB": shared, **smtp_server.env()}
         results = finish([digest(a, env, "run"), digest(b, env, "run")])
@@ -71,7 +77,7 @@ def test_two_instances_on_one_database_never_double_ingest_or_send(project: Path
                 # only about a competitor are counted in the competitors' own)
                 rolled = conn.execute(sa.text("SELECT SUM(n) FROM mention_rollups")).scalar_one()
                 ours = conn.execute(sa.text("SELECT COUNT(*) FROM mentions WHERE about_brand")).scalar_one()
-            assert 1000 < ours < once and rolled == ours
+            assert 500 < ours < once and rolled == ours
             ledger = [(d["recipient"], d["window_key"]) for d in store.deliveries() if d["status"] == "sent"]
         finally:
             store.close()

@@ -34,9 +34,9 @@ def _on_topic(topic: str, text: str) -> bool:
 
 
 @pytest.mark.project_store
-def test_the_sample_digests_topic_quotes_are_about_their_topic(project: Path,
+def test_the_sample_digests_topic_quotes_are_about_their_topic(ingested_project: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(capsys, "--config", str(project), "ingest").code == 0
+    project = ingested_project
     verdicts: list[bool] = []
     lines = []
     for period in ("weekly", "monthly", "quarterly"):

@@ -20,10 +20,8 @@ from .conftest import SmtpServer, project_db_url, run_cli
 
 
 @pytest.fixture
-def ingested(project: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    r = run_cli(capsys, "--config", str(project), "ingest")
-    assert r.code == 0, r.out + r.err
-    return project
+def ingested(ingested_project: Path) -> Path:
+    return ingested_project
 
 
 def test_send_daily_twice_sends_once(ingested: Path, smtp_server: SmtpServer, capsys: pytest.CaptureFixture[str],
