@@ -56,6 +56,11 @@ def plural(n: int, word: str) -> str:
     return f"{number(n)} {word if n == 1 else word + 's'}"
 
 
+def possessive(name: str) -> str:
+    """"Globex Air's", "Initech Airways'" (a name ending in s takes the apostrophe alone, as the press writes it)."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def plain_line(value: object, limit: int) -> str:
     """Untrusted text on one line (no CR/LF, controls or bidi overrides), cut on a word at `limit`."""
     if not isinstance(value, str):

@@ -350,6 +350,8 @@ def _row(name: str, share: float, change: float | None, topic: str | None, brand
      "Acme Air's share fell 6 points to 60%; our customers complain most about delays."),
     ([_row("Acme Air", 55, 2, None, True), _row("Globex Air", 45, -6.4, "Baggage")],
      "Globex Air's share fell 6 points to 45%; its customers complain most about baggage."),
+    ([_row("Acme Air", 55, -2, None, True), _row("Initech Airways", 45, 6, "Refunds")],
+     "Initech Airways' share rose 6 points to 45%; its customers complain most about refunds."),
     ([_row("Acme Air", 70, 0.2, "Delays", True), _row("Globex Air", 30, -0.2, "Baggage")],
      "Shares held steady on October; Acme Air leads with 70%; our customers complain most about delays."),
     ([_row("Acme Air", 30, None, None, True), _row("Globex Air", 70, None, "Baggage")],

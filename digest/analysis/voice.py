@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from ..formatting import number, percent, signed
+from ..formatting import number, percent, possessive, signed
 from ..models import ResponseCounts
 from ..periods import Window
 from ..rollups import Facts
@@ -152,7 +152,7 @@ def _sentence(rows: Sequence[VoiceRow], total: int, against: str) -> str:
             return text + _about(leader) + "."
         verb = "rose" if top.share_change.direction == "up" else "fell"
         shown = max(1, round(points))
-        text = f"{top.name}'s share {verb} {shown} point{'s' if shown != 1 else ''} to {top.share_display}"
+        text = f"{possessive(top.name)} share {verb} {shown} point{'s' if shown != 1 else ''} to {top.share_display}"
         return text + _about(top) + "."
     leader = max(rows, key=lambda r: (r.mentions, r.brand))
     return f"{leader.name} has the largest share of voice ({leader.share_display})" + _about(leader) + "."
