@@ -6,10 +6,11 @@ import dataclasses
 import json
 import logging
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from .analysis import Spike, channel_label, to_quotes
-from .analysis.phrases import top_phrases
+from .analysis.phrases import Phrase, top_phrases
 from .analysis.quotes import distinct
 from .analysis.responses import overdue_alert
 from .config import Config
@@ -26,6 +27,10 @@ EPISODE_KEY = "alert_episode_last_seen"
 UNANSWERED_KEY = "unanswered:"  # + mention id: the ledger key of a complaint sent to a recipient
 # Baseline negative texts sampled for phrase comparison (enough for rates, cheap to read).
 BASELINE_SAMPLE = 5000
+# A phrase the spike's negative mentions use this many times as often as the usual negative ones do (as a share
+# of each) is what the spike is about; one they use about as often ("flight", "agent") says what every
+# complaint says, and is left out.
+SPIKE_SHARE_GROWTH = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,14 +81,14 @@ def detect_spike(config: Config, store: Store, *, now: datetime) -> Spike | None
     others = current[current["sentiment"].isin(["neutral", "positive"])]["text"].tolist()
     found = top_phrases(neg["text"].tolist(), baseline_texts, limit=10, baseline_scale=scale,
                         exclude=[config.sources.brand.name, *config.sources.brand.keywords], background=others)
-    phrases = sorted(found, key=lambda p: not p.emerging)[:5]  # stable: the finder's order within each
+    phrases = spike_phrases(found, len(neg), len(baseline_texts))
     # three examples, never two copies of one text
     worst = distinct(neg.sort_values(["score", "influence"], ascending=[True, False]), 3)
     channels = neg["channel"].value_counts()
     # the window in the brand's zone, as the examples' times are
     return Spike(brand=config.sources.brand.name, start=start.astimezone(config.tz), end=now.astimezone(config.tz),
                  negative=len(neg),
-                 baseline_per_hour=per_hour, phrases=tuple(p.text for p in phrases),
+                 baseline_per_hour=per_hour, phrases=tuple(phrases),
                  examples=to_quotes(worst, config.tz), channels=tuple(channel_label(c) for c in channels.index),
                  generated_at=now.astimezone(config.tz))
 
@@ -207,3 +212,12 @@ def _check_spike(config: Config, store: Store, mailer: Mailer, *, now: datetime,
         failed.append(str(exc))
     note = "" if sent or failed else "spike still running; already alerted"
     return AlertOutcome(spike, tuple(sent), tuple(failed), note)
+
+
+def spike_phrases(found: Sequence[Phrase], n_spike: int, n_baseline: int, limit: int = 5) -> list[str]:
+    """The spike's own phrases among `found` (top_phrases of its `n_spike` negative texts against `n_baseline`
+    usual ones): new, or SPIKE_SHARE_GROWTH times as common a share as before; the emerging ones first, then
+    in the finder's order."""
+    own = [p for p in found
+           if not n_baseline or p.count * n_baseline >= SPIKE_SHARE_GROWTH * p.baseline_count * n_spike]
+    return [p.text for p in sorted(own, key=lambda p: not p.emerging)[:limit]]

@@ -75,6 +75,33 @@ def test_ordinary_volume_is_no_spike(setup: tuple[Path, Store]) -> None:
     assert detect_spike(config, store, now=NOW) is None
 
 
+def test_what_they_say_is_what_the_spike_says_that_the_usual_complaints_do_not(setup: tuple[Path, Store]) -> None:
+    """A spike's phrases are its own: words every complaint uses ("lost my booking", "still open", the week's
+    usual negatives) are left out even where the spike's texts use them too."""
+    cfg_dir, store = setup
+    config = load_config(cfg_dir)
+    texts = [f"acme lost my booking again, ticket {i} still open, and now the app crashes" if i % 2 else
+             f"cannot check in, the acme app crashes every time I try ({i})" for i in range(10)]
+    store.add_mentions([(Mention("Social", "twitter", f"s{i}", f"https://x.example/s{i}", "", text, "c",
+                                 NOW - timedelta(minutes=i + 1)), NEG) for i, text in enumerate(texts)], fetched=NOW)
+    spike = detect_spike(config, store, now=NOW)
+    assert spike is not None and spike.negative == 10
+    assert spike.phrases[0] == "app crashes", spike.phrases
+    assert not any(w in p for p in spike.phrases for w in ("lost", "booking", "still", "open", "ticket")), \
+        spike.phrases
+
+
+def test_spike_phrases_keep_what_grew_as_a_share_of_the_complaints() -> None:
+    from digest.alerts import spike_phrases
+    from digest.analysis.phrases import Phrase
+    found = [Phrase("flight", 6, 600, False, ()), Phrase("app crashes", 5, 10, False, ()),
+             Phrase("check in", 4, 0, True, ()), Phrase("agent", 3, 150, False, ())]
+    # 10 spike texts against 1,000 usual ones: "flight" is 60% of both, "agent" 30% against 15% (2x)
+    assert spike_phrases(found, 10, 1000) == ["check in", "app crashes", "agent"]
+    assert spike_phrases(found, 10, 1000, limit=1) == ["check in"]
+    assert spike_phrases(found, 10, 0) == ["check in", "flight", "app crashes", "agent"]  # no baseline yet
+
+
 UNSCORED = Classification("unscored", 0.0, False, (), 0.0, "ja")
 
 
