@@ -73,10 +73,22 @@ def stopwords() -> frozenset[str]:
 
 
 @functools.cache
+def _lexicon_lines(name: str) -> list[list[str]]:
+    text = (resources.files("digest") / "lexicon" / name).read_text("utf-8")
+    return [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@functools.cache
+def who_words() -> tuple[frozenset[str], frozenset[str]]:
+    """digest/lexicon/who_words.txt: the words that say who, and the words they form compounds with."""
+    who, compounds = _lexicon_lines("who_words.txt")
+    return frozenset(who), frozenset(compounds)
+
+
+@functools.cache
 def context_words() -> frozenset[str]:
-    """The words of digest/lexicon/context_words.txt: when, how long, who -- in a phrase, never its content."""
-    text = (resources.files("digest") / "lexicon" / "context_words.txt").read_text("utf-8")
-    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+    """When, how long, who (digest/lexicon/context_words.txt and who_words.txt): in a phrase, never its content."""
+    return frozenset(w for line in _lexicon_lines("context_words.txt") for w in line) | who_words()[0]
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -123,6 +135,10 @@ class _Vocabulary:
             for form in (word, _singular(word)):
                 self.start[form] = self.end[form] = True
                 self.content[form] = False
+        who, compounds = who_words()
+        # who-words start a phrase only before these (a compound's first half)
+        self.who = frozenset(_singular(w) for w in who)
+        self.compounds = frozenset(_singular(w) for w in compounds)
 
     def key(self, surface: str) -> str:
         """Look up (and learn) one surface word."""
@@ -192,12 +208,15 @@ def _grams(clauses: Sequence[Key], vocab: _Vocabulary, out: set[Key],
            firsts: frozenset[str] | None = None) -> None:
     """Add the candidate n-grams of one text to `out` (only those starting with `firsts` if given)."""
     start, end, content, add = vocab.start, vocab.end, vocab.content, out.add
+    who, compounds = vocab.who, vocab.compounds
     for clause in clauses:
         n_words = len(clause)
         for i in range(n_words):
             first = clause[i]
             if not start[first] or (firsts is not None and first not in firsts):
                 continue
+            if first in who and (i + 1 == n_words or clause[i + 1] not in compounds):
+                continue  # "Customer charged twice": the phrase is what the customer was or did
             has_content = content[first]
             if has_content:
                 add(clause[i : i + 1])
