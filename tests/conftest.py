@@ -193,23 +193,45 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 _SAMPLE_SLOT = 15 * 60
 
 
+def _pg_admin(statement: str, **params: str) -> None:
+    """Run one statement outside a transaction (CREATE / DROP DATABASE) on the test server."""
+    engine = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(statement), params)
+    finally:
+        engine.dispose()
+
+
+def _pg_database(name: str) -> str:
+    return sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _pg_templates() -> Iterator[list[str]]:
+    """The template databases this worker made (dropped at the end of its session)."""
+    made: list[str] = []
+    yield made
+    for name in made:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def ingested_project(project: Path, tmp_path_factory: pytest.TempPathFactory,
-                     capsys: pytest.CaptureFixture[str]) -> Path:
+def ingested_project(project: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
+                     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Path]:
     """The `project` folder with its sample already ingested (`digest ingest`, exit 0).
 
-    On SQLite the sample and the store are copies of one this worker ingested in the same quarter hour
-    (each ingest of the whole sample takes seconds: tests that only need it stored share one); on
-    PostgreSQL, each test ingests its own.
+    The sample and the store are copies of one this worker ingested in the same quarter hour (each ingest of
+    the whole sample takes seconds: tests that only need it stored share one): the SQLite file beside it,
+    or with DIGEST_TEST_DB=postgresql a database of its own made from a template database
+    (CREATE DATABASE ... TEMPLATE), which DIGEST_DB names.
     """
     import time
 
-    if TEST_DB == "postgresql":
-        r = run_cli(capsys, "--config", str(project), "ingest")
-        assert r.code == 0, r.out + r.err
-        return project
     slot = int(time.time()) // _SAMPLE_SLOT
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     template = tmp_path_factory.getbasetemp() / f"ingested-sample-{slot}"
+    template_db = f"digest_tpl_{worker}_{slot}"
     if not (template / "ingested").exists():
         from datetime import datetime
 
@@ -219,13 +241,31 @@ def ingested_project(project: Path, tmp_path_factory: pytest.TempPathFactory,
         template.mkdir()
         copy_project(template)
         write_sample(template, datetime.now(UTC))
+        if TEST_DB == "postgresql":
+            templates: list[str] = request.getfixturevalue("_pg_templates")
+            _pg_admin(f'DROP DATABASE IF EXISTS "{template_db}" WITH (FORCE)')
+            _pg_admin(f'CREATE DATABASE "{template_db}"')
+            templates.append(template_db)
+            monkeypatch.setenv("DIGEST_DB", _pg_database(template_db))
         r = run_cli(capsys, "--config", str(template), "ingest")
         assert r.code == 0, r.out + r.err
         (template / "ingested").touch()
     shutil.rmtree(project / "examples", ignore_errors=True)
     shutil.copytree(template, project, dirs_exist_ok=True,  # copy2 keeps the files' mtimes the store noted
                     ignore=shutil.ignore_patterns("ingested", "*.lock"))
-    return project
+    if TEST_DB != "postgresql":
+        yield project
+        return
+    own = "digest_t_" + secrets.token_hex(6)
+    # a template may have no other session open while it is copied (the ingest's pool may keep one)
+    _pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name "
+              "AND pid <> pg_backend_pid()", name=template_db)
+    _pg_admin(f'CREATE DATABASE "{own}" TEMPLATE "{template_db}"')
+    monkeypatch.setenv("DIGEST_DB", _pg_database(own))
+    try:
+        yield project
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
 
 
 def project_db_url(project: Path) -> str:
