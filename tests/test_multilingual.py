@@ -36,6 +36,18 @@ def test_the_french_and_german_lexicons_are_loaded() -> None:
     assert "en" not in cue_languages()
 
 
+@pytest.mark.parametrize("code", sorted(cue_languages()))
+def test_each_languages_cues_and_topic_keywords_load_on_its_first_text(code: str) -> None:
+    """A classifier reads another language's lexicons on its first text in it (not at its start): every
+    shipped one loads, and each language's matchers are built once."""
+    from digest.classify.cues import lexicon
+    cues, longest = lexicon(code)
+    assert len(cues) > 50 and longest
+    c = Classifier({"Baggage": ["bag", "luggage", "maleta", "valise", "Koffer", "bagaglio", "mala"]})
+    assert c._for(code)[0] is c._for(code)[0]  # built once
+    assert c._for("ja") is c._for("en")  # a language without cues matches as English
+
+
 @pytest.mark.parametrize("path", DEV_SETS, ids=[p.stem for p in DEV_SETS])
 def test_clearly_polar_texts_and_complaints_of_each_dev_set(path: Path, classifier: Classifier) -> None:
     rows = _rows(path)

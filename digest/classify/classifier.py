@@ -27,14 +27,15 @@ class Classifier:
         praise_topics: Mapping[str, Sequence[str]] = {},  # noqa: B006
     ) -> None:
         # one matcher per language the classifier reads, each stemming the keywords as it stems the text
-        self._topics = {code: TopicMatcher(topics, code) for code in ("en", *sorted(cue_languages()))}
-        self._praise = {code: TopicMatcher(praise_topics, code) for code in ("en", *sorted(cue_languages()))}
+        self._topic_lists = (topics, praise_topics)
+        self._matchers: dict[str, tuple[TopicMatcher, TopicMatcher]] = {}
+        self._any_praise = any(praise_topics.values())
         self._vader = vader()
-        # Load (and check) every lexicon now, not on the first mention: TextBlob's loads lazily, and a
-        # worker process forked from this one would otherwise read it again on each ingest.
+        # Load (and check) the English lexicons now, not on the first mention: TextBlob's loads lazily, and a
+        # worker process forked from this one would otherwise read it again on each ingest. Another
+        # language's cues and keywords are read on its first text: stemming them all took most of a
+        # process's start, and most deployments read one or two languages.
         lexicon()
-        for code in sorted(cue_languages()):
-            lexicon(code)
         known_words()
         vocabulary()
         word_costs()
@@ -62,7 +63,7 @@ class Classifier:
                 lean = self._model.lean(text, model_inputs(evidence, compound, polarity)).lean
                 decision = with_model(decision, lean, evidence, words=words)
         topics: tuple[str, ...] = ()
-        matcher = self._topics.get(language, self._topics["en"])
+        matcher = self._for(language)[0]
         if matcher and (decision.complaint or decision.sentiment == "negative"):
             # only the sentences that report the problem: "Sent from seat 19E" is no complaint about seats
             topics = matcher.match([s if keep else "|" for s, keep in zip(stems, topical, strict=True)])
@@ -113,10 +114,21 @@ class Classifier:
 
     def praise_topics(self, text: str, *, classification: Classification | None = None) -> tuple[str, ...]:
         """Names of the praise topics a positive text mentions; () for any other text."""
-        if not any(self._praise.values()):
+        if not self._any_praise:
             return ()
         result = classification if classification is not None else self.classify(text)
-        language = result.language if result.language in self._praise else "en"
-        if result.sentiment != "positive" or not self._praise[language]:
+        language = result.language if result.language in cue_languages() else "en"
+        praise = self._for(language)[1]
+        if result.sentiment != "positive" or not praise:
             return ()
-        return self._praise[language].match(language_words(text, language))
+        return praise.match(language_words(text, language))
+
+    def _for(self, language: str) -> tuple[TopicMatcher, TopicMatcher]:
+        """The topic and praise-topic matchers of `language` (English for a language without cues)."""
+        if language not in cue_languages():
+            language = "en"
+        found = self._matchers.get(language)
+        if found is None:
+            topics, praise = self._topic_lists
+            found = self._matchers[language] = (TopicMatcher(topics, language), TopicMatcher(praise, language))
+        return found
