@@ -52,6 +52,11 @@ BASELINE_PERIODS = 4
 IN_PROGRESS = "being sent by another run"
 
 
+def installed_at(store: Store, now: datetime) -> datetime:
+    """When this store was first used (recorded as `now` by the first run that asks)."""
+    return datetime.fromisoformat(store.setdefault_meta(INSTALLED_AT, now.isoformat()))
+
+
 def make_classifier(config: Config) -> Classifier:
     return Classifier(config.sources.topics, config.sources.praise_topics)
 
@@ -119,7 +124,7 @@ def _ingest(config: Config, store: Store, specs: list[SourceSpec], classifier: C
     with store.lock("ingest", wait=lock_wait) as got:
         if not got:
             raise DigestError(f"another ingest is still running on this store after {lock_wait:.0f} s")
-        installed = datetime.fromisoformat(store.setdefault_meta(INSTALLED_AT, now.isoformat()))
+        installed = installed_at(store, now)
         # a competitor added later is counted from now on: the digest says so rather than compare shares with a
         # period it was not counted in
         store.track_competitors([c.name for c in config.sources.competitors], now=now, installed=installed)
@@ -450,7 +455,7 @@ def due_windows(config: Config, store: Store, recipient: Recipient, period: Peri
     skipped: the later digest already told the reader more), even on a first run.
     """
     tz = recipient_tz(config, recipient)
-    installed = datetime.fromisoformat(store.setdefault_meta(INSTALLED_AT, now.isoformat()))
+    installed = installed_at(store, now)
     send_at = config.recipient_send_at(recipient)
     window = periods.last_complete(period, now, tz)
     while send_time(window, send_at, tz) > now:
