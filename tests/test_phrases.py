@@ -186,3 +186,10 @@ def test_emerging_is_against_the_average_of_the_baseline_and_needs_enough_mentio
     # four new mentions are not enough to call anything emerging
     assert not any(p.emerging for p in top_phrases(["the promo code was rejected"] * 4, before, limit=3,
                                                    baseline_scale=1 / 4))
+
+
+def test_a_phrase_is_named_by_what_happened_not_by_when() -> None:
+    texts = [f"Delayed {n} hours and I missed my connection to {city}"
+             for n, city in zip(range(2, 8), ["Rome", "Oslo", "Lima", "Nice", "Kyiv", "Doha"], strict=True)]
+    [phrase] = top_phrases(texts, limit=1)
+    assert phrase.text == "missed my connection" and phrase.count == 6

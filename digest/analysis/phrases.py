@@ -138,6 +138,7 @@ class _Vocabulary:
         who, compounds = who_words()
         # who-words start a phrase only before these (a compound's first half)
         self.who = frozenset(_singular(w) for w in who)
+        self.when = frozenset(_singular(w) for w in context_words()) - self.who
         self.compounds = frozenset(_singular(w) for w in compounds)
 
     def key(self, surface: str) -> str:
@@ -262,7 +263,8 @@ def _belongs(key: Key, docs: set[int], group: _Group, postings: dict[Key, set[in
     return False
 
 
-def _merge(pool: list[tuple[float, Key]], postings: dict[Key, set[int]]) -> list[_Group]:
+def _merge(pool: list[tuple[float, Key]], postings: dict[Key, set[int]], vocab: _Vocabulary
+           ) -> list[_Group]:
     """Greedy merge, best candidates first, of variants, sub-phrases and same-text phrases."""
     groups: list[_Group] = []
     for score, key in pool:
@@ -286,16 +288,17 @@ def _merge(pool: list[tuple[float, Key]], postings: dict[Key, set[int]]) -> list
             home.docs |= docs
             home.words.update(key)
     for g in groups:
-        g.label = _label(g, postings)
+        g.label = _label(g, postings, vocab)
         g.score = len(g.docs) * _LENGTH_WEIGHT[len(g.label)]
     return groups
 
 
-def _label(group: _Group, postings: dict[Key, set[int]]) -> Key:
-    """The member that names the group: the longest one that still covers most of its texts."""
+def _label(group: _Group, postings: dict[Key, set[int]], vocab: _Vocabulary) -> Key:
+    """The member that names the group: the longest one that still covers most of its texts, and one that
+    opens on what happened rather than when ("missed my connection", not "hours and i missed")."""
     top = max(len(postings[m]) for m in group.members)
     fitting = [m for m in group.members if len(postings[m]) >= _SUBSUMED_SHARE * top]
-    return max(fitting, key=lambda m: (len(postings[m]) * _LENGTH_WEIGHT[len(m)], len(m)))
+    return max(fitting, key=lambda m: (m[0] not in vocab.when, len(postings[m]) * _LENGTH_WEIGHT[len(m)], len(m)))
 
 
 def _exclusions(exclude: Sequence[str]) -> frozenset[Key]:
@@ -349,7 +352,7 @@ def top_phrases(texts: Sequence[str], baseline: Sequence[str] = (), *, limit: in
         for key in grams & wanted:
             postings[key].add(i)
 
-    merged = _merge(pool, postings)
+    merged = _merge(pool, postings, vocab)
     if background:
         _distinctive(merged, len(texts), background, excluded, vocab)
     groups = sorted(merged, key=lambda g: (-g.score, g.label))[:limit]
